@@ -1,0 +1,160 @@
+"""Per-kind write strategy: what create and update reset, default, count and validate.
+
+Upstream every kind has a `rest.RESTCreateStrategy`/`RESTUpdateStrategy`; here one
+table-driven `Strategy` covers them: system metadata on create (uid,
+creationTimestamp, generation), status reset on create for kinds with a status
+subresource, spec/metadata protection on status writes (and status protection on
+main-resource writes), generation bumps when anything but metadata and status
+changes, defaulting (`api.defaults`) and validation (`api.validation`, CRD schemas).
+
+Called by `apiserver.rest` for every write; pure apart from the clock.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from podplane.api import defaults, validation
+from podplane.api.errors import Cause
+from podplane.api.meta import new_uid, now_rfc3339
+from podplane.api.registry import ResourceInfo
+from podplane.api.schema import SchemaNode
+
+__all__ = ["Strategy", "pod_qos_class"]
+
+# Kinds whose status survives create: nodes report their own status when registering,
+# and events/leases have no status subresource anyway.
+KEEP_STATUS_ON_CREATE = {("", "Node")}
+# metadata fields a status write may not change (upstream ResetObjectMetaForStatus)
+STATUS_PROTECTED_META = ("labels", "annotations", "finalizers", "ownerReferences", "deletionTimestamp",
+                         "generation")
+SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+               "generation", "namespace", "name", "selfLink")
+NO_GENERATION_KINDS = {("", "ConfigMap"), ("", "Secret"), ("", "Event"), ("", "Endpoints"),
+                       ("", "ServiceAccount"), ("apps", "ControllerRevision"),
+                       ("coordination.k8s.io", "Lease"), ("discovery.k8s.io", "EndpointSlice"),
+                       ("storage.k8s.io", "StorageClass"), ("rbac.authorization.k8s.io", "Role"),
+                       ("rbac.authorization.k8s.io", "ClusterRole"),
+                       ("rbac.authorization.k8s.io", "RoleBinding"),
+                       ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+                       ("scheduling.k8s.io", "PriorityClass")}
+
+
+def _quantity_set(container: dict, kind: str) -> dict:
+    return ((container.get("resources") or {}).get(kind)) or {}
+
+
+def pod_qos_class(pod: dict) -> str:
+    """Guaranteed / Burstable / BestEffort, as upstream's GetPodQOS computes it."""
+    spec = pod.get("spec") or {}
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        requests = {k: v for k, v in _quantity_set(c, "requests").items() if k in ("cpu", "memory")}
+        limits = {k: v for k, v in _quantity_set(c, "limits").items() if k in ("cpu", "memory")}
+        if requests or limits:
+            any_set = True
+        if set(limits) != {"cpu", "memory"}:
+            guaranteed = False
+        for k, v in requests.items():
+            if str(limits.get(k)) != str(v):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _without(obj: dict, *keys: str) -> dict:
+    return {k: v for k, v in obj.items() if k not in keys}
+
+
+class Strategy:
+    """Create/update preparation and validation shared by every resource."""
+
+    def schema_for(self, info: ResourceInfo) -> SchemaNode | None:
+        from podplane.api.schema import node_for_kind
+
+        if info.custom:
+            return SchemaNode.from_crd_schema(info.schema) if info.schema else None
+        return node_for_kind(info.group, info.version, info.kind)
+
+    def has_generation(self, info: ResourceInfo) -> bool:
+        return (info.group, info.kind) not in NO_GENERATION_KINDS
+
+    def has_status(self, info: ResourceInfo) -> bool:
+        return info.subresource("status") is not None
+
+    # -- create --------------------------------------------------------------------------
+    def prepare_for_create(self, info: ResourceInfo, obj: dict) -> dict:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        for key in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
+                    "selfLink"):
+            meta.pop(key, None)
+        meta["uid"] = new_uid()
+        meta["creationTimestamp"] = now_rfc3339()
+        if self.has_generation(info):
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
+        if self.has_status(info) and (info.group, info.kind) not in KEEP_STATUS_ON_CREATE:
+            obj.pop("status", None)
+        if not info.custom:
+            obj = defaults.apply_defaults(info, obj)
+            if (info.group, info.kind) == ("", "Pod"):
+                status = obj.setdefault("status", {})
+                status.setdefault("phase", "Pending")
+                status["qosClass"] = pod_qos_class(obj)
+        return obj
+
+    # -- update --------------------------------------------------------------------------
+    def prepare_for_update(self, info: ResourceInfo, new: dict, old: dict, subresource: str = "") -> dict:
+        new = copy.deepcopy(new)
+        old_meta = old.get("metadata") or {}
+        meta = new.setdefault("metadata", {})
+        for key in SYSTEM_META:
+            if key in old_meta:
+                meta[key] = old_meta[key]
+            else:
+                meta.pop(key, None)
+        if subresource == "status":
+            # a status write changes status only
+            for key in list(new):
+                if key not in ("apiVersion", "kind", "metadata", "status"):
+                    new.pop(key)
+            for key in list(old):
+                if key not in ("apiVersion", "kind", "metadata", "status"):
+                    new[key] = copy.deepcopy(old[key])
+            for key in STATUS_PROTECTED_META:
+                if key in old_meta:
+                    meta[key] = copy.deepcopy(old_meta[key])
+                else:
+                    meta.pop(key, None)
+            return new
+        if self.has_status(info) and subresource == "":
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        if not info.custom:
+            new = defaults.apply_defaults(info, new)
+            if (info.group, info.kind) == ("", "Pod") and "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+        if self.has_generation(info):
+            generation = int(old_meta.get("generation") or 1)
+            if _without(new, "metadata", "status") != _without(old, "metadata", "status"):
+                generation += 1
+            meta["generation"] = generation
+        return new
+
+    # -- validation ----------------------------------------------------------------------
+    def validate(self, info: ResourceInfo, obj: dict, old: dict | None = None) -> list[Cause]:
+        if info.custom:
+            causes = validation.validate_metadata(info, obj, old) if hasattr(
+                validation, "validate_metadata") else []
+            node = self.schema_for(info)
+            if node is not None:
+                causes += validation.validate_custom(obj, node)
+            return causes
+        return validation.validate(info, obj, old)

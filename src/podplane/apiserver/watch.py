@@ -1,0 +1,218 @@
+"""Watch streams: newline-delimited JSON events over a chunked HTTP response.
+
+`WatchServer.serve` implements the upstream watch contract for one collection:
+- resourceVersion unset or "0": synthetic ADDED events for the current objects, then
+  changes; "N": only changes after revision N, replayed from the store's history;
+  a revision older than the last compaction gives an ERROR event with a 410
+  Expired Status (clients then relist);
+- sendInitialEvents=true (WatchList, used by `kubectl rollout status|wait|delete`):
+  ADDED events for the current objects, then a BOOKMARK annotated
+  `k8s.io/initial-events-end`, then changes;
+- label and field selectors, with objects moving in or out of a selector turned into
+  ADDED / DELETED as the upstream watch cache does;
+- periodic BOOKMARKs when allowWatchBookmarks=true; timeoutSeconds ends the stream;
+- Table events (one row per event) when the client asked for Tables (`get -w`).
+
+Reads come from `ObjectStore` and the storage backend's watch; nothing is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+
+import orjson
+from aiohttp import web
+
+from podplane.api import errors, printers
+from podplane.api.registry import ResourceInfo
+from podplane.api.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
+from podplane.apiserver.objects import ObjectStore
+from podplane.apiserver.request import Target, flag, wants_table
+from podplane.settings import ApiServerSettings
+from podplane.storage import CompactedError, StorageError
+
+__all__ = ["WatchServer"]
+
+TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+class WatchServer:
+    def __init__(self, store: ObjectStore, settings: ApiServerSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.active = 0
+
+    async def serve(self, request: web.Request, target: Target) -> web.StreamResponse:
+        info, q = target.info, request.query
+        labels = parse_label_selector(q.get("labelSelector", ""))
+        field_text = q.get("fieldSelector", "")
+        if target.name:
+            name_sel = f"metadata.name={target.name}"
+            field_text = f"{field_text},{name_sel}" if field_text else name_sel
+        fields = parse_field_selector(field_text)
+        from podplane.api.selectors import validate_field_selector
+
+        validate_field_selector(info, fields)
+        send_initial = q.get("sendInitialEvents")
+        bookmarks = flag(q.get("allowWatchBookmarks"))
+        rv = q.get("resourceVersion", "")
+        if send_initial is not None:
+            if q.get("resourceVersionMatch") != "NotOlderThan":
+                raise errors.invalid("", "", [errors.Cause(
+                    "FieldValueForbidden",
+                    "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan",
+                    "sendInitialEvents")])
+            if flag(send_initial) and not bookmarks:
+                raise errors.invalid("", "", [errors.Cause(
+                    "FieldValueForbidden", "sendInitialEvents requires setting allowWatchBookmarks=true",
+                    "allowWatchBookmarks")])
+        elif q.get("resourceVersionMatch"):
+            raise errors.bad_request("resourceVersionMatch is forbidden for watch unless sendInitialEvents "
+                                     "is provided")
+        timeout = self.settings.default_watch_timeout * (1 + random.random())
+        if q.get("timeoutSeconds"):
+            try:
+                timeout = min(timeout, float(q["timeoutSeconds"]))
+            except ValueError:
+                raise errors.bad_request(f"invalid timeoutSeconds {q['timeoutSeconds']!r}") from None
+        as_table = wants_table(request.headers.get("Accept"))
+
+        initial: list[dict] = []
+        initial_end = False
+        if flag(send_initial) or (send_initial is None and rv in ("", "0")):
+            page = await self.store.list(info, target.namespace, labels=labels, fields=fields)
+            initial = page.items
+            start = page.revision
+            initial_end = flag(send_initial)
+        elif send_initial is not None and not flag(send_initial):
+            start = int(rv) if rv and rv != "0" else await self.store.current_revision()
+        else:
+            try:
+                start = int(rv)
+            except ValueError:
+                raise errors.bad_request(f"invalid resource version: {rv!r}") from None
+
+        response = web.StreamResponse(status=200, headers={
+            "Content-Type": TABLE_CONTENT_TYPE if as_table else "application/json",
+            "Cache-Control": "no-cache, private",
+        })
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        stream = _EventWriter(response, info, as_table, q.get("includeObject", "Metadata"))
+        self.active += 1
+        try:
+            await self._stream(stream, info, target.namespace, labels, fields, start, initial, initial_end,
+                               bookmarks, timeout)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.active -= 1
+        return response
+
+    async def _stream(self, out: _EventWriter, info: ResourceInfo, namespace: str | None,
+                      labels: LabelSelector, fields: FieldSelector, start: int, initial: list[dict],
+                      initial_end: bool, bookmarks: bool, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            watcher = self.store.backend.watch(info.storage_prefix(namespace), start)
+        except CompactedError as e:
+            await out.error(410, "Expired", f"too old resource version: {start} ({e.compact_revision})")
+            return
+        last_rv = start
+        try:
+            for obj in initial:
+                await out.send("ADDED", obj)
+            if initial_end:
+                await out.bookmark(last_rv, initial_end=True)
+            iterator = watcher.__aiter__()
+            next_bookmark = loop.time() + self.settings.watch_bookmark_interval
+            pending = None
+            while True:
+                now = loop.time()
+                if now >= deadline:
+                    return
+                wait = deadline - now
+                if bookmarks:
+                    wait = min(wait, max(0.0, next_bookmark - now))
+                if pending is None:
+                    pending = asyncio.ensure_future(iterator.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=wait)
+                if not done:
+                    if bookmarks and loop.time() >= next_bookmark:
+                        await out.bookmark(last_rv)
+                        next_bookmark = loop.time() + self.settings.watch_bookmark_interval
+                    continue
+                task, pending = pending, None
+                try:
+                    batch = task.result()
+                except StopAsyncIteration:
+                    return
+                except CompactedError as e:
+                    await out.error(410, "Expired", f"too old resource version: {start} ({e.compact_revision})")
+                    return
+                except StorageError as e:
+                    await out.error(410, "Expired", f"watch closed by the store, please relist: {e}")
+                    return
+                for event in batch:
+                    last_rv = event.kv.mod_revision
+                    await self._emit(out, info, event, labels, fields)
+        finally:
+            if "pending" in locals() and pending is not None:
+                pending.cancel()
+            watcher.close()
+
+    async def _emit(self, out: _EventWriter, info: ResourceInfo, event, labels, fields) -> None:
+        store = self.store
+        revision = event.kv.mod_revision
+        if event.type == "DELETE":
+            prev = event.prev_kv or event.kv
+            obj = store.decode(prev, revision)
+            if store.matches(info, obj, labels, fields):
+                await out.send("DELETED", obj)
+            return
+        obj = store.decode(event.kv)
+        now_match = store.matches(info, obj, labels, fields)
+        if event.created or event.prev_kv is None:
+            if now_match:
+                await out.send("ADDED", obj)
+            return
+        prev_obj = store.decode(event.prev_kv, revision)
+        was_match = store.matches(info, prev_obj, labels, fields)
+        if now_match and was_match:
+            await out.send("MODIFIED", obj)
+        elif now_match:
+            await out.send("ADDED", obj)
+        elif was_match:
+            await out.send("DELETED", obj)
+
+
+class _EventWriter:
+    def __init__(self, response: web.StreamResponse, info: ResourceInfo, as_table: bool,
+                 include_object: str) -> None:
+        self.response = response
+        self.info = info
+        self.as_table = as_table
+        self.include_object = include_object
+
+    async def send(self, event_type: str, obj: dict) -> None:
+        obj.setdefault("apiVersion", self.info.api_version)
+        obj.setdefault("kind", self.info.kind)
+        if self.as_table:
+            obj = printers.build_table(self.info, [obj], now=dt.datetime.now(dt.timezone.utc),
+                                       include_object=self.include_object,
+                                       resource_version=obj["metadata"].get("resourceVersion", ""))
+        await self.response.write(orjson.dumps({"type": event_type, "object": obj}) + b"\n")
+
+    async def bookmark(self, revision: int, initial_end: bool = False) -> None:
+        meta: dict = {"resourceVersion": str(revision)}
+        if initial_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        obj = {"kind": self.info.kind, "apiVersion": self.info.api_version, "metadata": meta}
+        await self.response.write(orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n")
+
+    async def error(self, code: int, reason: str, message: str) -> None:
+        status = errors.ApiError(code, reason, message).to_status()
+        await self.response.write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")

