@@ -150,7 +150,7 @@ class ResourceHandler:
         q = request.query
         labels = parse_label_selector(q.get("labelSelector", ""))
         fields = parse_field_selector(q.get("fieldSelector", ""))
-        validate_field_selector(info, fields)
+        fields = validate_field_selector(info, fields)
         return labels, fields
 
     async def list(self, request: web.Request, target: Target) -> web.Response:

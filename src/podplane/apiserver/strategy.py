@@ -20,7 +20,7 @@ from podplane.api.meta import new_uid, now_rfc3339
 from podplane.api.registry import ResourceInfo
 from podplane.api.schema import SchemaNode
 
-__all__ = ["Strategy", "pod_qos_class"]
+__all__ = ["Strategy"]
 
 # Kinds whose status survives create: nodes report their own status when registering,
 # and events/leases have no status subresource anyway.
@@ -38,31 +38,6 @@ NO_GENERATION_KINDS = {("", "ConfigMap"), ("", "Secret"), ("", "Event"), ("", "E
                        ("rbac.authorization.k8s.io", "RoleBinding"),
                        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
                        ("scheduling.k8s.io", "PriorityClass")}
-
-
-def _quantity_set(container: dict, kind: str) -> dict:
-    return ((container.get("resources") or {}).get(kind)) or {}
-
-
-def pod_qos_class(pod: dict) -> str:
-    """Guaranteed / Burstable / BestEffort, as upstream's GetPodQOS computes it."""
-    spec = pod.get("spec") or {}
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        requests = {k: v for k, v in _quantity_set(c, "requests").items() if k in ("cpu", "memory")}
-        limits = {k: v for k, v in _quantity_set(c, "limits").items() if k in ("cpu", "memory")}
-        if requests or limits:
-            any_set = True
-        if set(limits) != {"cpu", "memory"}:
-            guaranteed = False
-        for k, v in requests.items():
-            if str(limits.get(k)) != str(v):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def _without(obj: dict, *keys: str) -> dict:
@@ -102,10 +77,13 @@ class Strategy:
             obj.pop("status", None)
         if not info.custom:
             obj = defaults.apply_defaults(info, obj)
-            if (info.group, info.kind) == ("", "Pod"):
-                status = obj.setdefault("status", {})
-                status.setdefault("phase", "Pending")
-                status["qosClass"] = pod_qos_class(obj)
+            kind = (info.group, info.kind)
+            if kind == ("", "Pod"):
+                obj = defaults.pod_prepare_for_create(obj)
+            elif kind == ("", "Namespace"):
+                obj = defaults.namespace_prepare_for_create(obj)
+            elif kind == ("batch", "Job"):
+                obj = defaults.job_prepare_for_create(obj)
         return obj
 
     # -- update --------------------------------------------------------------------------

@@ -27,7 +27,13 @@ from aiohttp import web
 
 from podplane.api import errors, printers
 from podplane.api.registry import ResourceInfo
-from podplane.api.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
+from podplane.api.selectors import (
+    FieldSelector,
+    LabelSelector,
+    parse_field_selector,
+    parse_label_selector,
+    validate_field_selector,
+)
 from podplane.apiserver.objects import ObjectStore
 from podplane.apiserver.request import Target, flag, wants_table
 from podplane.settings import ApiServerSettings
@@ -52,9 +58,7 @@ class WatchServer:
             name_sel = f"metadata.name={target.name}"
             field_text = f"{field_text},{name_sel}" if field_text else name_sel
         fields = parse_field_selector(field_text)
-        from podplane.api.selectors import validate_field_selector
-
-        validate_field_selector(info, fields)
+        fields = validate_field_selector(info, fields)
         send_initial = q.get("sendInitialEvents")
         bookmarks = flag(q.get("allowWatchBookmarks"))
         rv = q.get("resourceVersion", "")
