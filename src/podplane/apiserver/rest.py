@@ -240,11 +240,9 @@ class ResourceHandler:
         unknown = validation.unknown_fields(body, node)
         if unknown:
             if mode == "Strict":
-                details = ", ".join(f'unknown field "{p}"' for p in unknown)
-                raise errors.bad_request(f"{info.kind} in version \"{info.version}\" cannot be handled as a "
-                                         f"{info.kind}: strict decoding error: {details}")
+                raise errors.bad_request(validation.strict_decoding_message(info, unknown))
             if mode == "Warn":
-                ctx.warnings.extend(f'unknown field "{p}"' for p in unknown)
+                ctx.warnings.extend(unknown)
         return validation.prune(body, node)
 
     def _admit_namespace(self, info: ResourceInfo, namespace: str | None):

@@ -128,11 +128,5 @@ class Strategy:
 
     # -- validation ----------------------------------------------------------------------
     def validate(self, info: ResourceInfo, obj: dict, old: dict | None = None) -> list[Cause]:
-        if info.custom:
-            causes = validation.validate_metadata(info, obj, old) if hasattr(
-                validation, "validate_metadata") else []
-            node = self.schema_for(info)
-            if node is not None:
-                causes += validation.validate_custom(obj, node)
-            return causes
+        # one entry point: built-ins, custom resources (schema, metadata) and CRDs themselves
         return validation.validate(info, obj, old)
