@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from podplane.api import apply as ssa
 from podplane.api import errors, patch, printers, validation
@@ -51,16 +52,13 @@ TERMINAL_POD_PHASES = ("Succeeded", "Failed")
 
 
 def json_response(body: object, status: int = 200, content_type: str = "application/json",
-                  headers: dict | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type=content_type.split(";")[0],
-                        headers=_ct_headers(content_type, headers))
-
-
-def _ct_headers(content_type: str, headers: dict | None) -> dict:
-    out = dict(headers or {})
-    if ";" in content_type:
-        out["Content-Type"] = content_type
-    return out
+                  headers: dict | None = None, warnings: list[str] | None = None) -> web.Response:
+    out = CIMultiDict(headers or {})
+    out["Content-Type"] = content_type
+    for warning in warnings or ():
+        # one header per warning, as upstream sends them; kubectl prints "Warning: ..."
+        out.add("Warning", '299 - "' + warning.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return web.Response(body=orjson.dumps(body), status=status, headers=out)
 
 
 @dataclass
@@ -135,12 +133,12 @@ class ResourceHandler:
     # -- reads ---------------------------------------------------------------------------
     def _respond_object(self, request: web.Request, info: ResourceInfo, obj: dict,
                         status: int = 200, ctx: RequestContext | None = None) -> web.Response:
-        headers = _warning_headers(ctx)
+        warnings = ctx.warnings if ctx else None
         if wants_table(request.headers.get("Accept")):
             table = printers.build_table(info, [obj], now=_now(), include_object=request.query.get(
                 "includeObject", "Metadata"), resource_version=obj["metadata"].get("resourceVersion", ""))
-            return json_response(table, status, TABLE_CONTENT_TYPE, headers)
-        return json_response(obj, status, headers=headers)
+            return json_response(table, status, TABLE_CONTENT_TYPE, warnings=warnings)
+        return json_response(obj, status, warnings=warnings)
 
     async def get(self, request: web.Request, target: Target) -> web.Response:
         obj = await self.store.get(target.info, target.namespace, target.name)
@@ -822,14 +820,6 @@ def _same(a: dict, b: dict) -> bool:
         return {**o, "metadata": meta}
 
     return strip(a) == strip(b)
-
-
-def _warning_headers(ctx: RequestContext | None) -> dict:
-    if not ctx or not ctx.warnings:
-        return {}
-    # aiohttp joins duplicate keys poorly; upstream sends one header per warning, a
-    # comma-separated list is equivalent per RFC 7234
-    return {"Warning": ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in ctx.warnings)}
 
 
 def _path(jsonpath: str) -> list[str]:

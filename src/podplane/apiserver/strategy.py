@@ -123,7 +123,7 @@ class Strategy:
             generation = int(old_meta.get("generation") or 1)
             if _without(new, "metadata", "status") != _without(old, "metadata", "status"):
                 generation += 1
-            meta["generation"] = generation
+            new["metadata"]["generation"] = generation
         return new
 
     # -- validation ----------------------------------------------------------------------
