@@ -50,7 +50,7 @@ def _kubeconfig_host(settings: ServerSettings) -> str:
 async def serve(settings: ServerSettings, stop: asyncio.Event, started: asyncio.Event | None = None) -> None:
     data_dir = Path(settings.data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, before serving)
     except OSError as e:
         raise StartupError(f"data dir: cannot create {data_dir}: {e}; choose another with --data-dir") from e
 

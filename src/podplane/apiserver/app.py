@@ -129,8 +129,8 @@ class ApiServer:
                                                               "the server could not find the requested resource"))
             if e.status == 405:
                 return self._status_response(errors.ApiError(405, "MethodNotAllowed",
-                                                              f"the server does not allow this method on the "
-                                                              f"requested resource"))
+                                                              "the server does not allow this method on the "
+                                                              "requested resource"))
             raise
         except StorageError as e:
             log.warning("storage error on %s %s: %s", request.method, request.path, e)

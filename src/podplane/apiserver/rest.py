@@ -775,7 +775,7 @@ async def _ignore_change(info: ResourceInfo, old: dict | None, new: dict | None)
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _rfc3339_after(seconds: int) -> str:

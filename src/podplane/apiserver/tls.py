@@ -115,7 +115,7 @@ def ensure_pki(data_dir: str, extra_names: tuple[str, ...] = ()) -> ClusterPKI:
     tls = Path(data_dir) / "tls"
     tls.mkdir(parents=True, exist_ok=True)
     os.chmod(tls, 0o700)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_crt, ca_key_path = tls / "ca.crt", tls / "ca.key"
     if ca_crt.exists() and ca_key_path.exists():
         ca_cert = x509.load_pem_x509_certificate(ca_crt.read_bytes())

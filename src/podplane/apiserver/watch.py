@@ -108,7 +108,7 @@ class WatchServer:
         self.active += 1
         try:
             await self._stream(stream, info, target.namespace, labels, fields, start, initial, initial_end,
-                               bookmarks, timeout)
+                               bookmarks, deadline_in=timeout)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -117,9 +117,9 @@ class WatchServer:
 
     async def _stream(self, out: _EventWriter, info: ResourceInfo, namespace: str | None,
                       labels: LabelSelector, fields: FieldSelector, start: int, initial: list[dict],
-                      initial_end: bool, bookmarks: bool, timeout: float) -> None:
+                      initial_end: bool, bookmarks: bool, deadline_in: float) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + deadline_in
         try:
             watcher = self.store.backend.watch(info.storage_prefix(namespace), start)
         except CompactedError as e:
@@ -205,7 +205,7 @@ class _EventWriter:
         obj.setdefault("apiVersion", self.info.api_version)
         obj.setdefault("kind", self.info.kind)
         if self.as_table:
-            obj = printers.build_table(self.info, [obj], now=dt.datetime.now(dt.timezone.utc),
+            obj = printers.build_table(self.info, [obj], now=dt.datetime.now(dt.UTC),
                                        include_object=self.include_object,
                                        resource_version=obj["metadata"].get("resourceVersion", ""))
         await self.response.write(orjson.dumps({"type": event_type, "object": obj}) + b"\n")
