@@ -168,10 +168,10 @@ async def test_list_paging_is_consistent(api):
     assert names == ["p3", "p4", "p5", "p6"]  # the snapshot still holds p4
 
 
-async def read_events(response, count: int, timeout: float = 5.0) -> list[dict]:
+async def read_events(response, count: int, wait: float = 5.0) -> list[dict]:
     events = []
     while len(events) < count:
-        line = await asyncio.wait_for(response.content.readline(), timeout)
+        line = await asyncio.wait_for(response.content.readline(), wait)
         if not line:
             break
         events.append(json.loads(line))
