@@ -14,7 +14,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from podplane.settings import ApiServerSettings, ServerSettings, StorageSettings
+from podplane.settings import (
+    AgentSettings,
+    ApiServerSettings,
+    ControllerSettings,
+    SchedulerSettings,
+    ServerSettings,
+    StorageSettings,
+)
 
 __all__ = ["main"]
 
@@ -35,6 +42,18 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
                         help="address written into kubeconfig.yaml (default: the bind address)")
     parser.add_argument("--tls-san", action="append", default=[],
                         help="extra name or IP for the serving certificate (repeatable)")
+    parser.add_argument("--disable-controllers", action="store_true",
+                        help="do not run the controller manager in this server")
+    parser.add_argument("--controllers", default="*",
+                        help="comma-separated controllers to run; '*' is all, '-name' disables one "
+                             "(default: %(default)s)")
+    parser.add_argument("--disable-scheduler", action="store_true", help="do not run the scheduler")
+    parser.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                        help="seconds without a node lease renewal before the node is NotReady "
+                             "(default: %(default)s)")
+    parser.add_argument("--default-toleration-seconds", type=int, default=300,
+                        help="seconds pods tolerate a not-ready/unreachable node before eviction "
+                             "(default: %(default)s)")
 
 
 def _server_settings(args: argparse.Namespace) -> ServerSettings:
@@ -47,7 +66,32 @@ def _server_settings(args: argparse.Namespace) -> ServerSettings:
             advertise_address=args.advertise_address,
             extra_sans=tuple(args.tls_san),
         ),
+        controllers=ControllerSettings(
+            enabled=() if args.disable_controllers else tuple(
+                c.strip() for c in args.controllers.split(",") if c.strip()),
+            node_monitor_grace_period=args.node_monitor_grace_period,
+            default_toleration_seconds=args.default_toleration_seconds,
+            local_path_root=os.path.join(os.path.abspath(args.data_dir), "storage"),
+        ),
+        scheduler=SchedulerSettings(enabled=not args.disable_scheduler),
     )
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    from podplane.node import run_agent
+
+    kubeconfig = args.kubeconfig or os.path.join(args.data_dir, "kubeconfig.yaml")
+    return run_agent(AgentSettings(
+        kubeconfig=kubeconfig,
+        data_dir=os.path.abspath(args.data_dir),
+        runtime=args.runtime,
+        node_name=args.node_name,
+        nodes=args.nodes,
+        node_labels=tuple(args.node_label),
+        capacity_cpu=args.cpu,
+        capacity_memory=args.memory,
+        capacity_pods=args.max_pods,
+    ))
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
@@ -107,6 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Run a single-node cluster on the embedded SQLite store.")
     _add_server_flags(up)
     up.set_defaults(func=_cmd_server)
+
+    agent = sub.add_parser("agent", help="run a node agent that joins a cluster",
+                           description="Run a node agent. With --runtime fake it simulates --nodes N nodes "
+                                       "whose pods go Pending -> Running without running anything (like kwok), "
+                                       "for scale tests and demos.")
+    agent.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="agent state directory (default: %(default)s)")
+    agent.add_argument("--kubeconfig", default="",
+                       help="kubeconfig of the cluster to join (default: <data-dir>/kubeconfig.yaml)")
+    agent.add_argument("--runtime", default="fake", choices=["fake"],
+                       help="container runtime (default: %(default)s)")
+    agent.add_argument("--node-name", default="", help="node name, or name prefix with --nodes > 1 "
+                                                       "(default: the host name)")
+    agent.add_argument("--nodes", type=int, default=1, help="number of simulated nodes (fake runtime)")
+    agent.add_argument("--node-label", action="append", default=[], help="extra node label key=value (repeatable)")
+    agent.add_argument("--cpu", default="4", help="simulated cpu capacity per node (default: %(default)s)")
+    agent.add_argument("--memory", default="16Gi", help="simulated memory per node (default: %(default)s)")
+    agent.add_argument("--max-pods", type=int, default=110, help="pods per node (default: %(default)s)")
+    agent.set_defaults(func=_cmd_agent)
 
     kubeconfig = sub.add_parser("kubeconfig", help="print the admin kubeconfig of a running cluster")
     kubeconfig.add_argument("--data-dir", default=DEFAULT_DATA_DIR)

@@ -23,6 +23,9 @@ from aiohttp import web
 
 from podplane.apiserver.app import ApiServer
 from podplane.apiserver.tls import ensure_pki, write_kubeconfig
+from podplane.client import Client, HttpTransport
+from podplane.client.informer import InformerFactory
+from podplane.controllers.manager import ControllerContext, run_controllers
 from podplane.settings import ServerSettings
 from podplane.storage import open_backend, run_compactor
 
@@ -73,6 +76,7 @@ async def serve(settings: ServerSettings, stop: asyncio.Event, started: asyncio.
     api = ApiServer(backend, settings.apiserver, admin_token=pki.admin_token)
     runner: web.AppRunner | None = None
     compactor: asyncio.Task | None = None
+    components: list[asyncio.Task] = []
     try:
         try:
             await api.bootstrap()
@@ -102,18 +106,65 @@ async def serve(settings: ServerSettings, stop: asyncio.Event, started: asyncio.
         compactor = asyncio.create_task(run_compactor(
             backend, interval=settings.storage.compact_interval, retain=settings.storage.compact_retain,
             stop=stop))
+        components = _start_components(settings, server_url, pki)
         if started is not None:
             started.set()
         await stop.wait()
         log.info("shutting down")
     finally:
-        if compactor is not None:
-            compactor.cancel()
+        for task in [compactor, *components]:
+            if task is None:
+                continue
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await compactor
+                await task
         if runner is not None:
             await runner.cleanup()
         await backend.close()
+
+
+def _component_client(server_url: str, pki, component: str) -> Client:
+    transport = HttpTransport(server_url, token=pki.admin_token, ca_data=pki.ca_cert.read_bytes(),
+                              user_agent=f"podplane-{component}")
+    return Client(transport, field_manager=component)
+
+
+def _start_components(settings: ServerSettings, server_url: str, pki) -> list[asyncio.Task]:
+    """Controllers and scheduler talk to this apiserver through the API, like upstream."""
+    tasks: list[asyncio.Task] = []
+    local_url = f"https://127.0.0.1:{settings.apiserver.port}" if settings.apiserver.bind_address in (
+        "0.0.0.0", "127.0.0.1", "::") else server_url
+    if settings.controllers.enabled:
+        client = _component_client(local_url, pki, "kube-controller-manager")
+        tasks.append(asyncio.create_task(_supervise("controllers", lambda: run_controllers(ControllerContext(
+            client=client, informers=InformerFactory(client), settings=settings.controllers))),
+            name="controllers"))
+    if settings.scheduler.enabled:
+        try:
+            from podplane.scheduler import run_scheduler
+        except ImportError as e:
+            log.warning("scheduler is not available: %s", e)
+        else:
+            client = _component_client(local_url, pki, "default-scheduler")
+            tasks.append(asyncio.create_task(_supervise(
+                "scheduler", lambda: run_scheduler(client, InformerFactory(client), settings.scheduler)),
+                name="scheduler"))
+    return tasks
+
+
+async def _supervise(name: str, run) -> None:
+    """Keep a component running: log a crash and restart it with back-off."""
+    delay = 1.0
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s crashed; restarting in %.0f s", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def run_server(settings: ServerSettings) -> int:

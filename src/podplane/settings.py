@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["ApiServerSettings", "ServerSettings", "StorageSettings"]
+__all__ = [
+    "AgentSettings",
+    "ApiServerSettings",
+    "ControllerSettings",
+    "SchedulerSettings",
+    "ServerSettings",
+    "StorageSettings",
+]
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,78 @@ class ApiServerSettings:
 
 
 @dataclass(frozen=True)
+class ControllerSettings:
+    enabled: tuple[str, ...] = ("*",)
+    """Controllers to run; "*" means all, "-name" disables one (like kube-controller-manager's
+    --controllers flag)."""
+    workers: int = 4
+    """Concurrent sync workers per controller (upstream defaults are 5 for Deployments and
+    ReplicaSets, 1-5 elsewhere; 4 keeps a 2-core machine responsive)."""
+    node_monitor_grace_period: float = 40.0
+    """Seconds without a lease renewal before a node is marked NotReady/Unknown. Upstream's
+    default; agents renew every 10 s, so four renewals may be lost first."""
+    node_monitor_period: float = 5.0
+    """How often the node lifecycle controller checks node leases (upstream: 5 s)."""
+    default_toleration_seconds: int = 300
+    """tolerationSeconds added to pods for the not-ready/unreachable taints (upstream admission
+    plugin DefaultTolerationSeconds): evicted 5 minutes after their node is lost."""
+    gc_interval: float = 30.0
+    """Seconds between full garbage-collector sweeps in addition to event-driven checks."""
+    local_path_root: str = "/var/lib/podplane/storage"
+    """Where the local-path provisioner creates one directory per PersistentVolume."""
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    enabled: bool = True
+    """Run the scheduler in this server."""
+    name: str = "default-scheduler"
+    """Pods whose spec.schedulerName equals this are scheduled here (upstream's default name)."""
+    percentage_of_nodes_to_score: int = 0
+    """0 = adaptive, as upstream (50% at 100 nodes shrinking to 5% for large clusters, at least
+    100 nodes); 100 scores every feasible node."""
+    parallelism: int = 16
+    """Concurrent binding requests in flight."""
+    unschedulable_retry: float = 60.0
+    """Upper bound before an unschedulable pod is retried even without a cluster change
+    (upstream: podMaxInUnschedulablePodsDuration, 5 min; shorter here for small clusters)."""
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    kubeconfig: str = ""
+    """Kubeconfig of the cluster to join; empty means <data-dir>/kubeconfig.yaml."""
+    data_dir: str = "/var/lib/podplane"
+    """Where the agent keeps its state (pod directories, logs, images)."""
+    runtime: str = "fake"
+    """Container runtime: `fake` simulates nodes and pods (like kwok) for scale tests."""
+    node_name: str = ""
+    """Name of the node; empty means the host name. With --nodes N > 1 it is a prefix."""
+    nodes: int = 1
+    """Simulated nodes (fake runtime only)."""
+    node_labels: tuple[str, ...] = ()
+    """Extra `key=value` labels for the node(s)."""
+    lease_duration: int = 40
+    """Node Lease duration in seconds (upstream kubelet default)."""
+    lease_renew_interval: float = 10.0
+    """Seconds between lease renewals (upstream: a quarter of the lease duration)."""
+    status_update_interval: float = 60.0
+    """Seconds between full node status reports when nothing changes (upstream: 5 min)."""
+    capacity_cpu: str = "4"
+    """Simulated CPU capacity per fake node."""
+    capacity_memory: str = "16Gi"
+    """Simulated memory capacity per fake node."""
+    capacity_pods: int = 110
+    """Pods per node (upstream kubelet default maxPods)."""
+    fake_start_delay: float = 0.05
+    """Seconds a fake container takes to start."""
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     data_dir: str = "/var/lib/podplane"
     """Where state.db, the CA, certificates, tokens and kubeconfig.yaml live."""
     storage: StorageSettings = field(default_factory=StorageSettings)
     apiserver: ApiServerSettings = field(default_factory=ApiServerSettings)
+    controllers: ControllerSettings = field(default_factory=ControllerSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)

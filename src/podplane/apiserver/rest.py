@@ -366,6 +366,12 @@ class ResourceHandler:
             wanted = await mutate(current)
             if wanted is None:
                 return None
+            wanted_uid = (wanted.get("metadata") or {}).get("uid")
+            if wanted_uid and wanted_uid != current["metadata"].get("uid"):
+                # a uid in the request is a precondition (how controllers adopt safely)
+                raise errors.conflict(info.plural, target.name, info.group,
+                                      f"Precondition failed: UID in precondition: {wanted_uid}, "
+                                      f"UID in object meta: {current['metadata'].get('uid')}")
             if info.namespaced:
                 wanted.setdefault("metadata", {})["namespace"] = target.namespace
             wanted.setdefault("metadata", {})["name"] = target.name
