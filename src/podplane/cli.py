@@ -65,12 +65,12 @@ def _server_settings(args: argparse.Namespace) -> ServerSettings:
             port=args.port,
             advertise_address=args.advertise_address,
             extra_sans=tuple(args.tls_san),
+            default_toleration_seconds=args.default_toleration_seconds,
         ),
         controllers=ControllerSettings(
             enabled=() if args.disable_controllers else tuple(
                 c.strip() for c in args.controllers.split(",") if c.strip()),
             node_monitor_grace_period=args.node_monitor_grace_period,
-            default_toleration_seconds=args.default_toleration_seconds,
             local_path_root=os.path.join(os.path.abspath(args.data_dir), "storage"),
         ),
         scheduler=SchedulerSettings(enabled=not args.disable_scheduler),

@@ -50,6 +50,9 @@ class ApiServerSettings:
     """Server-side cap on a watch without timeoutSeconds (upstream: 30-60 min, jittered)."""
     extra_sans: tuple[str, ...] = ()
     """Extra names/addresses for the serving certificate (the VIP, a DNS name)."""
+    default_toleration_seconds: int = 300
+    """tolerationSeconds of the not-ready/unreachable NoExecute tolerations added to every new
+    pod (upstream DefaultTolerationSeconds admission): pods leave a lost node after 5 min."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,6 @@ class ControllerSettings:
     default; agents renew every 10 s, so four renewals may be lost first."""
     node_monitor_period: float = 5.0
     """How often the node lifecycle controller checks node leases (upstream: 5 s)."""
-    default_toleration_seconds: int = 300
-    """tolerationSeconds added to pods for the not-ready/unreachable taints (upstream admission
-    plugin DefaultTolerationSeconds): evicted 5 minutes after their node is lost."""
     gc_interval: float = 30.0
     """Seconds between full garbage-collector sweeps in addition to event-driven checks."""
     local_path_root: str = "/var/lib/podplane/storage"

@@ -253,7 +253,7 @@ def default_pod_template(template: Obj) -> Obj:
     return out
 
 
-def _add_default_tolerations(spec: Obj) -> None:
+def _add_default_tolerations(spec: Obj, seconds: int = DEFAULT_TOLERATION_SECONDS) -> None:
     """DefaultTolerationSeconds admission: tolerate not-ready/unreachable NoExecute for 300s."""
     tolerations = spec.get("tolerations")
     if not isinstance(tolerations, list):
@@ -269,18 +269,18 @@ def _add_default_tolerations(spec: Obj) -> None:
     added = []
     if not not_ready:
         added.append({"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-                      "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+                      "tolerationSeconds": seconds})
     if not unreachable:
         added.append({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-                      "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+                      "tolerationSeconds": seconds})
     if added:
         spec["tolerations"] = tolerations + added
 
 
-def default_tolerations(pod: Obj) -> Obj:
+def default_tolerations(pod: Obj, seconds: int = DEFAULT_TOLERATION_SECONDS) -> Obj:
     """A copy of `pod` with the DefaultTolerationSeconds admission tolerations added."""
     out = deepcopy_json(pod)
-    _add_default_tolerations(_obj(out, "spec"))
+    _add_default_tolerations(_obj(out, "spec"), seconds)
     return out
 
 
@@ -307,7 +307,6 @@ def _default_pod(pod: Obj) -> None:
     if spec.get("priority") is None and (not class_name or class_name in SYSTEM_PRIORITY_CLASSES):
         spec["priority"] = SYSTEM_PRIORITY_CLASSES.get(class_name, 0)
         _ptr(spec, "preemptionPolicy", "PreemptLowerPriority")
-    _add_default_tolerations(spec)
 
 
 # ------------------------------------------------------------------ quantities / QoS
@@ -802,10 +801,12 @@ def apply_defaults(info: ResourceInfo, obj: Obj) -> Obj:
     return out
 
 
-def pod_prepare_for_create(pod: Obj) -> Obj:
-    """Pod strategy PrepareForCreate: status reset to `{phase: Pending, qosClass}`.
+def pod_prepare_for_create(pod: Obj, toleration_seconds: int = DEFAULT_TOLERATION_SECONDS) -> Obj:
+    """Pod strategy PrepareForCreate: status reset to `{phase: Pending, qosClass}`, and the
+    DefaultTolerationSeconds admission tolerations (create-only, as upstream admission).
     Call on the defaulted pod (QoS reads the requests defaulted from limits)."""
     out = deepcopy_json(pod)
+    _add_default_tolerations(_obj(out, "spec"), toleration_seconds)
     out["status"] = {"phase": "Pending", "qosClass": pod_qos_class(out)}
     return out
 

@@ -63,7 +63,7 @@ class ApiServer:
         self.backend = backend
         self.registry = registry or default_registry()
         self.store = ObjectStore(backend)
-        self.strategy = Strategy()
+        self.strategy = Strategy(default_toleration_seconds=settings.default_toleration_seconds)
         self.openapi = OpenAPIDocs(self.registry)
         self.crds = CrdManager(self.registry, self.store, on_registry_change=self.openapi.invalidate)
         self.watches = WatchServer(self.store, settings)

@@ -47,6 +47,9 @@ def _without(obj: dict, *keys: str) -> dict:
 class Strategy:
     """Create/update preparation and validation shared by every resource."""
 
+    def __init__(self, *, default_toleration_seconds: int = 300) -> None:
+        self.default_toleration_seconds = default_toleration_seconds
+
     def schema_for(self, info: ResourceInfo) -> SchemaNode | None:
         from podplane.api.schema import node_for_kind
 
@@ -79,7 +82,7 @@ class Strategy:
             obj = defaults.apply_defaults(info, obj)
             kind = (info.group, info.kind)
             if kind == ("", "Pod"):
-                obj = defaults.pod_prepare_for_create(obj)
+                obj = defaults.pod_prepare_for_create(obj, self.default_toleration_seconds)
             elif kind == ("", "Namespace"):
                 obj = defaults.namespace_prepare_for_create(obj)
             elif kind == ("batch", "Job"):

@@ -143,11 +143,6 @@ MINIMAL = {
         "spec.enableServiceLinks": True,
         "spec.priority": 0,
         "spec.preemptionPolicy": "PreemptLowerPriority",
-        "spec.tolerations": [
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-             "tolerationSeconds": 300},
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-             "tolerationSeconds": 300}],
         "spec.containers.0.imagePullPolicy": "Always",
         "spec.containers.0.terminationMessagePath": "/dev/termination-log",
         "spec.containers.0.terminationMessagePolicy": "File",
@@ -168,6 +163,18 @@ def test_idempotent(kind):
     group, obj = MINIMAL[kind]
     once = apply_defaults(info(group, kind), obj)
     assert apply_defaults(info(group, kind), once) == once
+
+
+def test_pod_create_adds_default_tolerations():
+    from podplane.api.defaults import pod_prepare_for_create
+
+    group, obj = MINIMAL["Pod"]
+    pod = pod_prepare_for_create(apply_defaults(info(group, "Pod"), obj), toleration_seconds=7)
+    assert pod["spec"]["tolerations"] == [
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 7},
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+         "tolerationSeconds": 7}]
+    assert pod["status"]["phase"] == "Pending"
 
 
 def test_templates_do_not_get_pod_only_defaults():
