@@ -291,3 +291,12 @@ def test_strict_field_validation(cluster, ns):
     assert result.returncode != 0 and 'unknown field "bogus"' in result.stderr
     ok = cluster.kubectl("create", "--validate=false", "-f", "-", input=bad)
     assert "created" in ok.stdout
+
+
+def test_create_token_authenticates_as_the_service_account(cluster, ns):
+    cluster.kubectl("-n", ns, "create", "serviceaccount", "robot")
+    token = cluster.kubectl("-n", ns, "create", "token", "robot").stdout.strip()
+    out = cluster.kubectl("auth", "whoami", f"--token={token}").stdout
+    assert f"system:serviceaccount:{ns}:robot" in out
+    result = cluster.kubectl("get", "ns", f"--token={token}x", check=False)
+    assert result.returncode != 0 and "Unauthorized" in result.stderr

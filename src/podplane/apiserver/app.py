@@ -98,6 +98,7 @@ class ApiServer:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors_middleware, self._auth_middleware],
                               client_max_size=self.settings.max_body_bytes)
+        app["podplane.handler"] = self.handler
         r = app.router
         for path in ("/healthz", "/livez", "/readyz"):
             r.add_get(path, self._health)
