@@ -175,7 +175,6 @@ def test_service_crud_and_strategic_merge_of_ports(v1, ns):
     assert created.spec.type == "ClusterIP"
     assert created.spec.ports[0].protocol == "TCP"
     assert created.spec.session_affinity == "None"
-    assert created.spec.cluster_ip and created.spec.cluster_i_ps == [created.spec.cluster_ip]
 
     assert [s.metadata.name for s in v1.list_namespaced_service(ns, label_selector="app=web").items] == ["web"]
     assert [s.metadata.name for s in v1.list_namespaced_service(
@@ -204,20 +203,35 @@ def test_service_crud_and_strategic_merge_of_ports(v1, ns):
     patched = v1.patch_namespaced_service("web", ns, [
         {"op": "replace", "path": "/spec/ports/0/port", "value": 8443}])
     assert [p.port for p in patched.spec.ports] == [8443]
-    # clusterIP is immutable
-    got = v1.read_namespaced_service("web", ns)
-    got.spec.cluster_ip = "10.0.0.123" if got.spec.cluster_ip != "10.0.0.123" else "10.0.0.124"
-    got.spec.cluster_i_ps = None
-    with pytest.raises(ApiException) as e:
-        v1.replace_namespaced_service("web", ns, got)
-    assert e.value.status == 422
-    assert any(c.get("field", "").startswith("spec.clusterIP")
-               for c in status_body(e.value)["details"]["causes"])
 
     v1.delete_namespaced_service("web", ns)
     with pytest.raises(ApiException) as e:
         v1.read_namespaced_service("web", ns)
     assert_not_found(e.value, "services", "web")
+
+
+def test_service_cluster_ip_is_allocated_and_immutable(v1, ns):
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ip"},
+           "spec": {"selector": {"app": "ip"}, "ports": [{"port": 80}]}}
+    created = v1.create_namespaced_service(ns, svc)
+    # upstream's apiserver allocates a ClusterIP from the service CIDR on create
+    assert created.spec.cluster_ip, "no spec.clusterIP was allocated"
+    assert created.spec.cluster_i_ps == [created.spec.cluster_ip]
+    assert created.spec.ip_families == ["IPv4"] and created.spec.ip_family_policy == "SingleStack"
+    other = v1.create_namespaced_service(ns, {**svc, "metadata": {"name": "ip2"}})
+    assert other.spec.cluster_ip != created.spec.cluster_ip
+    headless = v1.create_namespaced_service(ns, {**svc, "metadata": {"name": "headless"},
+                                                 "spec": {**svc["spec"], "clusterIP": "None"}})
+    assert headless.spec.cluster_ip == "None" and headless.spec.cluster_i_ps == ["None"]
+    # clusterIP is immutable
+    got = v1.read_namespaced_service("ip", ns)
+    got.spec.cluster_ip = "10.0.0.123" if got.spec.cluster_ip != "10.0.0.123" else "10.0.0.124"
+    got.spec.cluster_i_ps = None
+    with pytest.raises(ApiException) as e:
+        v1.replace_namespaced_service("ip", ns, got)
+    assert e.value.status == 422
+    assert any(c.get("field", "").startswith("spec.clusterIP")
+               for c in status_body(e.value)["details"]["causes"])
 
 
 def test_not_found_errors(api, v1, ns):
@@ -465,7 +479,7 @@ def yaml_objects(ns: str, image: str = "nginx:1.27", replicas: int = 2) -> list[
 
 
 def test_create_from_yaml_and_server_side_apply(api, ns):
-    created = utils.create_from_yaml(api, yaml_objects=yaml_objects(ns))
+    created = utils.create_from_yaml(api, yaml_objects=yaml_objects(ns), namespace=ns)
     kinds = [type(objs[0]).__name__ for objs in created]
     assert kinds == ["V1Deployment", "V1Service", "V1ConfigMap"]
     apps, v1 = client.AppsV1Api(api), client.CoreV1Api(api)
@@ -473,13 +487,23 @@ def test_create_from_yaml_and_server_side_apply(api, ns):
     assert v1.read_namespaced_service("app", ns).spec.ports[0].port == 80
     # creating again is AlreadyExists for every object
     with pytest.raises(utils.FailToCreateError) as e:
-        utils.create_from_yaml(api, yaml_objects=yaml_objects(ns))
+        utils.create_from_yaml(api, yaml_objects=yaml_objects(ns), namespace=ns)
     assert [x.status for x in e.value.api_exceptions] == [409, 409, 409]
 
-    # apply=True: server-side apply through the DynamicClient, fieldManager=python-client
+    # apply=True: server-side apply through the DynamicClient, fieldManager=python-client. The typed
+    # create recorded the user agent's manager, so changing its fields conflicts...
     objects = yaml_objects(ns, image="nginx:1.28", replicas=3)
     objects[2]["data"] = {"mode": "apply"}
-    applied = utils.create_from_yaml(api, yaml_objects=objects, apply=True)
+    with pytest.raises(utils.FailToCreateError) as e:
+        utils.create_from_yaml(api, yaml_objects=objects, namespace=ns, apply=True)
+    conflicts = [json.loads(x.body) for x in e.value.api_exceptions]
+    assert [c["code"] for c in conflicts] == [409, 409]  # the unchanged Service applies cleanly
+    assert [sorted(cause["field"] for cause in c["details"]["causes"]) for c in conflicts] == [
+        [".spec.replicas", '.spec.template.spec.containers[name="nginx"].image'], [".data.mode"]]
+    assert all(cause["reason"] == "FieldManagerConflict" and '"OpenAPI-Generator"' in cause["message"]
+               for c in conflicts for cause in c["details"]["causes"])
+    # ... unless forced
+    applied = utils.create_from_yaml(api, yaml_objects=objects, namespace=ns, apply=True, force_conflicts=True)
     assert len(applied) == 3
     dep = apps.read_namespaced_deployment("app", ns)
     assert dep.spec.replicas == 3
@@ -492,7 +516,7 @@ def test_create_from_yaml_and_server_side_apply(api, ns):
     # apply=True also creates objects that do not exist yet (201)
     fresh = yaml_objects(ns)[2]
     fresh["metadata"]["name"] = "applied-config"
-    utils.create_from_yaml(api, yaml_objects=[fresh], apply=True)
+    utils.create_from_yaml(api, yaml_objects=[fresh], namespace=ns, apply=True)
     cm = v1.read_namespaced_config_map("applied-config", ns)
     assert cm.data == {"mode": "create"}
     assert [(m.manager, m.operation) for m in cm.metadata.managed_fields] == [("python-client", "Apply")]
