@@ -182,7 +182,11 @@ def sim_cluster(tmp_path_factory):
     c = Cluster(tmp_path_factory.mktemp("sim"), server_args=("--node-monitor-grace-period", "8",
                                                              "--default-toleration-seconds", "5"))
     c.start()
-    c.start_agent(nodes=3, node_name="sim")
+    try:
+        c.start_agent(nodes=3, node_name="sim")
+    except Exception:
+        c.stop()
+        raise
     yield c
     c.stop()
     shutil.rmtree(c.data_dir, ignore_errors=True)

@@ -29,11 +29,12 @@ __all__ = ["CONTROLLER_MODULES", "Controller", "ControllerContext", "enabled_con
 
 log = logging.getLogger(__name__)
 
-# name → module; each module has `new(ctx) -> Controller`
+# name → module (or "module:factory"); each module has `new(ctx) -> Controller`
 CONTROLLER_MODULES: dict[str, str] = {
     "namespace": "podplane.controllers.namespace",
     "garbagecollector": "podplane.controllers.garbagecollector",
     "replicaset": "podplane.controllers.replicaset",
+    "replicationcontroller": "podplane.controllers.replicaset:new_replication_controller",
     "deployment": "podplane.controllers.deployment",
     "statefulset": "podplane.controllers.statefulset",
     "daemonset": "podplane.controllers.daemonset",
@@ -79,12 +80,13 @@ def enabled_controllers(settings: ControllerSettings) -> list[str]:
 def build_controllers(ctx: ControllerContext, names: list[str]) -> list[Controller]:
     controllers = []
     for name in names:
+        module_name, _, factory = CONTROLLER_MODULES[name].partition(":")
         try:
-            module = importlib.import_module(CONTROLLER_MODULES[name])
+            module = importlib.import_module(module_name)
         except ImportError as e:
             log.warning("controller %s is not available: %s", name, e)
             continue
-        controllers.append(module.new(ctx))
+        controllers.append(getattr(module, factory or "new")(ctx))
     return controllers
 
 
