@@ -51,6 +51,9 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-monitor-grace-period", type=float, default=40.0,
                         help="seconds without a node lease renewal before the node is NotReady "
                              "(default: %(default)s)")
+    parser.add_argument("--job-pod-failure-backoff", type=float, default=10.0,
+                        help="base seconds before a Job replaces a failed pod (doubles per failure; "
+                             "default: %(default)s)")
     parser.add_argument("--default-toleration-seconds", type=int, default=300,
                         help="seconds pods tolerate a not-ready/unreachable node before eviction "
                              "(default: %(default)s)")
@@ -71,6 +74,7 @@ def _server_settings(args: argparse.Namespace) -> ServerSettings:
             enabled=() if args.disable_controllers else tuple(
                 c.strip() for c in args.controllers.split(",") if c.strip()),
             node_monitor_grace_period=args.node_monitor_grace_period,
+            job_pod_failure_backoff=args.job_pod_failure_backoff,
             local_path_root=os.path.join(os.path.abspath(args.data_dir), "storage"),
         ),
         scheduler=SchedulerSettings(enabled=not args.disable_scheduler),

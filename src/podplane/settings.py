@@ -70,6 +70,9 @@ class ControllerSettings:
     """How often the node lifecycle controller checks node leases (upstream: 5 s)."""
     gc_interval: float = 30.0
     """Seconds between full garbage-collector sweeps in addition to event-driven checks."""
+    job_pod_failure_backoff: float = 10.0
+    """Base back-off in seconds before a Job replaces a failed pod; doubles per failure up to
+    6 minutes (upstream's DefaultJobPodFailureBackOff)."""
     local_path_root: str = "/var/lib/podplane/storage"
     """Where the local-path provisioner creates one directory per PersistentVolume."""
 
