@@ -42,6 +42,10 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
                         help="address written into kubeconfig.yaml (default: the bind address)")
     parser.add_argument("--tls-san", action="append", default=[],
                         help="extra name or IP for the serving certificate (repeatable)")
+    parser.add_argument("--service-cidr", default="10.43.0.0/16",
+                        help="virtual IP range for Services (default: %(default)s)")
+    parser.add_argument("--service-node-port-range", default="30000-32767",
+                        help="port range for NodePort Services (default: %(default)s)")
     parser.add_argument("--disable-controllers", action="store_true",
                         help="do not run the controller manager in this server")
     parser.add_argument("--controllers", default="*",
@@ -69,6 +73,8 @@ def _server_settings(args: argparse.Namespace) -> ServerSettings:
             advertise_address=args.advertise_address,
             extra_sans=tuple(args.tls_san),
             default_toleration_seconds=args.default_toleration_seconds,
+            service_cidr=args.service_cidr,
+            service_node_port_range=args.service_node_port_range,
         ),
         controllers=ControllerSettings(
             enabled=() if args.disable_controllers else tuple(

@@ -50,6 +50,11 @@ class ApiServerSettings:
     """Server-side cap on a watch without timeoutSeconds (upstream: 30-60 min, jittered)."""
     extra_sans: tuple[str, ...] = ()
     """Extra names/addresses for the serving certificate (the VIP, a DNS name)."""
+    service_cidr: str = "10.43.0.0/16"
+    """Virtual IPs for Services (k3s's default range). The first address is the `kubernetes`
+    Service's; cluster DNS gets the tenth (10.43.0.10)."""
+    service_node_port_range: str = "30000-32767"
+    """NodePort range, as upstream."""
     default_toleration_seconds: int = 300
     """tolerationSeconds of the not-ready/unreachable NoExecute tolerations added to every new
     pod (upstream DefaultTolerationSeconds admission): pods leave a lost node after 5 min."""

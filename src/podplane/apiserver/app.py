@@ -28,7 +28,8 @@ from podplane.apiserver.auth import PUBLIC_PATHS, Authenticator, review_handlers
 from podplane.apiserver.crds import CrdManager
 from podplane.apiserver.objects import ObjectStore
 from podplane.apiserver.request import parse_resource_path
-from podplane.apiserver.rest import RequestContext, ResourceHandler, json_response
+from podplane.apiserver.rest import CONTEXT_KEY, HANDLER_KEY, RequestContext, ResourceHandler, json_response
+from podplane.apiserver.services import ServiceAllocator
 from podplane.apiserver.strategy import Strategy
 from podplane.apiserver.watch import WatchServer
 from podplane.settings import ApiServerSettings
@@ -68,15 +69,21 @@ class ApiServer:
         self.crds = CrdManager(self.registry, self.store, on_registry_change=self.openapi.invalidate)
         self.watches = WatchServer(self.store, settings)
         self.authenticator = Authenticator(admin_token)
+        low, _, high = settings.service_node_port_range.partition("-")
+        self.allocator = ServiceAllocator(backend, service_cidr=settings.service_cidr,
+                                          node_port_range=(int(low), int(high)))
         self.handler = ResourceHandler(registry=self.registry, store=self.store, strategy=self.strategy,
                                        watches=self.watches, on_change=self._on_change,
-                                       special_create=review_handlers(self.authenticator))
+                                       special_create=review_handlers(self.authenticator),
+                                       allocator=self.allocator)
         self.started = time.monotonic()
         self.ready = False
 
     async def _on_change(self, info: ResourceInfo, old: dict | None, new: dict | None) -> None:
         if self.crds.is_crd(info):
             await self.crds.changed(old, new)
+        elif new is None and old is not None and self.allocator.is_service(info):
+            await self.allocator.after_delete(old)
 
     # -- bootstrap -------------------------------------------------------------------------
     async def bootstrap(self) -> None:
@@ -91,14 +98,38 @@ class ApiServer:
                 except errors.ApiError as e:
                     if e.code != 409:
                         raise
+        await self._ensure_kubernetes_service()
         await self.crds.load_all()
         self.ready = True
+
+    async def _ensure_kubernetes_service(self) -> None:
+        """default/kubernetes: the in-cluster name of the API, on the range's first address."""
+        info = self.registry.get("", "v1", "services")
+        if await self.store.get_or_none(info, "default", "kubernetes") is not None:
+            return
+        first_ip = str(self.allocator.network.network_address + 1)
+        svc = self.strategy.prepare_for_create(info, {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": first_ip, "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                "targetPort": self.settings.port}]}})
+        try:
+            await self.allocator.reserve_ip(first_ip, svc)
+        except errors.ApiError:
+            pass  # already reserved by an earlier start that crashed before creating the Service
+        try:
+            await self.store.create(info, svc)
+        except errors.ApiError as e:
+            if e.code != 409:
+                raise
 
     # -- HTTP ------------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors_middleware, self._auth_middleware],
                               client_max_size=self.settings.max_body_bytes)
-        app["podplane.handler"] = self.handler
+        app[HANDLER_KEY] = self.handler
         r = app.router
         for path in ("/healthz", "/livez", "/readyz"):
             r.add_get(path, self._health)
@@ -156,7 +187,7 @@ class ApiServer:
         user = self.authenticator.authenticate(request.headers.get("Authorization"))
         if user is None:
             raise errors.unauthorized()
-        request["ctx"] = RequestContext(user=user.name, groups=user.groups,
+        request[CONTEXT_KEY] = RequestContext(user=user.name, groups=user.groups,
                                         user_agent=request.headers.get("User-Agent", ""))
         return await handler(request)
 
@@ -207,7 +238,7 @@ class ApiServer:
     async def _resource(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         segs = [s for s in path.split("/") if s]
-        ctx: RequestContext = request["ctx"]
+        ctx: RequestContext = request[CONTEXT_KEY]
         # discovery of one group or group-version
         if segs[0] == "api" and len(segs) == 2:
             doc = discovery.api_resource_list(self.registry, "", segs[1])

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from podplane.api import errors
 from podplane.apiserver.request import Target, decode_body
-from podplane.apiserver.rest import RequestContext, json_response
+from podplane.apiserver.rest import HANDLER_KEY, RequestContext, json_response
 
 __all__ = ["Authenticator", "PUBLIC_PATHS", "User", "review_handlers"]
 
@@ -151,7 +151,7 @@ def review_handlers(authenticator: Authenticator) -> dict:
     async def token_request(request: web.Request, target: Target, ctx: RequestContext):
         """POST serviceaccounts/<name>/token: a signed, expiring token for that account."""
         body = await _body(request)
-        handler = request.app["podplane.handler"]
+        handler = request.app[HANDLER_KEY]
         sa = await handler.store.get(target.info, target.namespace, target.name)
         spec = body.get("spec") or {}
         seconds = int(spec.get("expirationSeconds") or 3600)

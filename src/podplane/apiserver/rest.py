@@ -39,7 +39,7 @@ from podplane.apiserver.objects import ObjectStore
 from podplane.apiserver.request import Target, decode_body, flag, media_type, wants_table
 from podplane.apiserver.strategy import Strategy
 
-__all__ = ["RequestContext", "ResourceHandler", "json_response"]
+__all__ = ["CONTEXT_KEY", "HANDLER_KEY", "RequestContext", "ResourceHandler", "json_response"]
 
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 PATCH_TYPES = {
@@ -79,7 +79,7 @@ class ResourceHandler:
     def __init__(self, *, registry: Registry, store: ObjectStore, strategy: Strategy,
                  watches,
                  on_change: Callable[[ResourceInfo, dict | None, dict | None], Awaitable[None]] | None = None,
-                 special_create: dict | None = None) -> None:
+                 special_create: dict | None = None, allocator=None) -> None:
         self.registry = registry
         self.store = store
         self.strategy = strategy
@@ -87,6 +87,7 @@ class ResourceHandler:
         self.on_change = on_change or _ignore_change
         # (group, plural) → async fn(request, target, body, ctx) for create-only review APIs
         self.special_create = special_create or {}
+        self.allocator = allocator  # ServiceAllocator: ClusterIPs and NodePorts
 
     # -- dispatch ------------------------------------------------------------------------
     async def handle(self, request: web.Request, target: Target, ctx: RequestContext) -> web.StreamResponse:
@@ -325,7 +326,15 @@ class ResourceHandler:
         if _dry_run(request):
             obj["metadata"].pop("resourceVersion", None)
             return obj
-        created = await self.store.create(info, obj)
+        reserved: list[str] = []
+        if self.allocator is not None and self.allocator.is_service(info):
+            reserved = await self.allocator.before_create(obj)
+        try:
+            created = await self.store.create(info, obj)
+        except BaseException:
+            if reserved:
+                await self.allocator.release_keys(reserved)
+            raise
         await self.on_change(info, None, created)
         return created
 
@@ -361,8 +370,11 @@ class ResourceHandler:
         info = target.info
         dry_run = _dry_run(request)
         result: dict = {}
+        allocating = self.allocator is not None and self.allocator.is_service(info) and not dry_run
 
         async def full_mutate(current: dict) -> dict | None:
+            if result.get("reserved"):  # an earlier attempt lost a conflict: undo its reservations
+                await self.allocator.release_keys(result.pop("reserved"))
             wanted = await mutate(current)
             if wanted is None:
                 return None
@@ -376,6 +388,8 @@ class ResourceHandler:
                 wanted.setdefault("metadata", {})["namespace"] = target.namespace
             wanted.setdefault("metadata", {})["name"] = target.name
             new = self.strategy.prepare_for_update(info, wanted, current, subresource)
+            if allocating and subresource == "":
+                result["reserved"], result["release"] = await self.allocator.before_update(current, new)
             self._validate(info, new, current)
             if operation == "Update":
                 new = self._track(info, current, new, manager, subresource)
@@ -388,7 +402,16 @@ class ResourceHandler:
                 return None
             return new
 
-        old, new = await self.store.guaranteed_update(info, target.namespace, target.name, full_mutate)
+        try:
+            old, new = await self.store.guaranteed_update(info, target.namespace, target.name, full_mutate)
+        except BaseException:
+            if result.get("reserved"):
+                await self.allocator.release_keys(result["reserved"])
+            raise
+        if result.get("unchanged") and result.get("reserved"):
+            await self.allocator.release_keys(result["reserved"])
+        elif result.get("release"):
+            await self.allocator.release_keys(result["release"])
         if "dry" in result:
             return result["dry"]
         if new is not old:
@@ -773,6 +796,10 @@ class ResourceHandler:
         await self.delete_object(target.info, target.namespace, target.name, options, _dry_run(request))
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, 201)
+
+
+HANDLER_KEY = web.AppKey("podplane.handler", ResourceHandler)
+CONTEXT_KEY = web.RequestKey("podplane.ctx", RequestContext)
 
 
 # -- helpers --------------------------------------------------------------------------------
