@@ -234,6 +234,16 @@ def test_service_cluster_ip_is_allocated_and_immutable(v1, ns):
                for c in status_body(e.value)["details"]["causes"])
 
 
+def test_delete_returns_a_success_status(v1, ns):
+    """Stores without ReturnDeletedObject (configmaps, secrets, ...) answer a DELETE with a Status."""
+    created = v1.create_namespaced_config_map(ns, configmap("gone", "1"))
+    result = v1.delete_namespaced_config_map("gone", ns)
+    assert isinstance(result, client.V1Status)
+    assert (result.kind, result.api_version, result.status) == ("Status", "v1", "Success")
+    assert result.details.name == "gone" and result.details.kind == "configmaps"
+    assert result.details.uid == created.metadata.uid
+
+
 def test_not_found_errors(api, v1, ns):
     with pytest.raises(ApiException) as e:
         v1.read_namespaced_config_map("missing", ns)
@@ -281,7 +291,7 @@ def test_watch_resumes_from_a_resource_version_in_the_middle(v1, ns):
     v1.patch_namespaced_config_map("m1", ns, {"data": {"key": "changed"}})
     events = [(e["type"], e["object"].metadata.name)
               for e in watch.Watch().stream(v1.list_namespaced_config_map, ns, resource_version=rvs[1],
-                                            timeout_seconds=2, label_selector="e2e-tests=true")]
+                                            timeout_seconds=1, label_selector="e2e-tests=true")]
     assert events == [("ADDED", "m2"), ("ADDED", "m3"), ("MODIFIED", "m1")]
 
 
@@ -324,7 +334,7 @@ def test_watch_from_an_old_resource_version_replays_or_expires(v1, ns):
     try:
         events = [(e["type"], e["object"].metadata.name, e["object"].data["key"])
                   for e in watch.Watch().stream(v1.list_namespaced_config_map, ns, resource_version="1",
-                                                timeout_seconds=2, label_selector="e2e-tests=true")]
+                                                timeout_seconds=1, label_selector="e2e-tests=true")]
     except ApiException as e:
         assert e.status == 410 and e.reason.startswith("Expired: too old resource version")
         listed = v1.list_namespaced_config_map(ns, label_selector="e2e-tests=true")
@@ -361,7 +371,7 @@ def test_watch_sees_live_changes_and_label_transitions(v1, ns):
     t = threading.Thread(target=writer)
     t.start()
     events = [e["type"] for e in watch.Watch().stream(v1.list_namespaced_config_map, ns, resource_version=rv,
-                                                      timeout_seconds=3, label_selector="sel=yes")]
+                                                      timeout_seconds=2, label_selector="sel=yes")]
     t.join()
     # entering the selector is ADDED, leaving it is DELETED (as the upstream watch cache reports it)
     assert events == ["ADDED", "MODIFIED", "DELETED"]
@@ -437,18 +447,27 @@ def test_deployment_and_scale_subresource(api, ns):
     assert scale.spec.replicas == 2
     assert scale.status.selector == "app=web"
 
+    stale = scale
     scale = apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 4}})
     assert scale.spec.replicas == 4
     got = apps.read_namespaced_deployment("web", ns)
     assert got.spec.replicas == 4 and got.metadata.generation == 2
 
-    # PUT with the current resourceVersion works; a stale one is a conflict
-    scale = apps.read_namespaced_deployment_scale("web", ns)
-    scale.spec.replicas = 1
-    assert apps.replace_namespaced_deployment_scale("web", ns, scale).spec.replicas == 1
-    scale.spec.replicas = 7
+    # PUT with the current resourceVersion works (retried the way clients do: the deployment
+    # controller may write the status in between); a stale resourceVersion is a conflict
+    for _ in range(10):
+        scale = apps.read_namespaced_deployment_scale("web", ns)
+        scale.spec.replicas = 1
+        try:
+            assert apps.replace_namespaced_deployment_scale("web", ns, scale).spec.replicas == 1
+            break
+        except ApiException as conflict:
+            assert conflict.status == 409
+    else:
+        pytest.fail("PUT of the scale subresource conflicted 10 times in a row")
+    stale.spec.replicas = 7
     with pytest.raises(ApiException) as e:
-        apps.replace_namespaced_deployment_scale("web", ns, scale)
+        apps.replace_namespaced_deployment_scale("web", ns, stale)
     assert e.value.status == 409 and status_body(e.value)["reason"] == "Conflict"
     assert apps.read_namespaced_deployment("web", ns).spec.replicas == 1
 
