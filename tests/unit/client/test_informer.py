@@ -44,7 +44,7 @@ def test_unchanged_objects_are_not_redelivered():
 def test_namespace_index_and_selector():
     informer, _ = make()
     informer.replace([cm("a", tier="web"), cm("b", tier="db"), cm("c", ns="other", tier="web")], "1")
-    assert [o["metadata"]["name"] for o in informer.list("default")] == ["a", "b"]
+    assert sorted(o["metadata"]["name"] for o in informer.list("default")) == ["a", "b"]
     web = informer.list(None, parse_label_selector("tier=web"))
     assert sorted(o["metadata"]["name"] for o in web) == ["a", "c"]
     assert informer.get("other", "c")["metadata"]["name"] == "c"
