@@ -81,10 +81,11 @@ class Cluster:
 
     def start_agent(self, *, nodes: int = 3, node_name: str = "sim", extra: tuple[str, ...] = (),
                     wait_ready: bool = True) -> subprocess.Popen:
-        """Run `podplane agent --runtime fake` simulating `nodes` nodes named <node_name>-<i>."""
+        """Run `podplane agent --runtime fake` simulating `nodes` nodes named <node_name>-<i>
+        (just <node_name> when nodes == 1)."""
         log = open(self.data_dir / f"agent-{node_name}.log", "ab")
         proc = subprocess.Popen([sys.executable, "-m", "podplane", "agent", "--runtime", "fake",
-                                 "--kubeconfig", str(self.kubeconfig), "--data-dir", str(self.data_dir / "agent"),
+                                 "--kubeconfig", str(self.kubeconfig), "--data-dir", str(self.data_dir / f"agent-{node_name}"),
                                  "--nodes", str(nodes), "--node-name", node_name, *extra],
                                 stdout=log, stderr=subprocess.STDOUT,
                                 env=dict(os.environ, PODPLANE_LOG_LEVEL="WARNING"))

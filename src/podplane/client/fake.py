@@ -115,7 +115,7 @@ class FakeClient:
         fields = parse_field_selector(field_selector)
         from podplane.api.selectors import field_set
 
-        items = [copy.deepcopy(o) for (g, p, ns, _), o in sorted(self.objects.items(), key=lambda kv: kv[0][2:])
+        items = [copy.deepcopy(o) for (g, p, ns, _), o in sorted(self.objects.items(), key=lambda kv: (kv[0][2] or "", kv[0][3]))
                  if (g, p) == (info.group, info.plural) and (namespace is None or ns == namespace)
                  and labels.matches((o.get("metadata") or {}).get("labels") or {})
                  and fields.matches(field_set(info, o))]
