@@ -101,6 +101,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         capacity_cpu=args.cpu,
         capacity_memory=args.memory,
         capacity_pods=args.max_pods,
+        lease_renew_interval=args.lease_renew_interval,
     ))
 
 
@@ -178,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--cpu", default="4", help="simulated cpu capacity per node (default: %(default)s)")
     agent.add_argument("--memory", default="16Gi", help="simulated memory per node (default: %(default)s)")
     agent.add_argument("--max-pods", type=int, default=110, help="pods per node (default: %(default)s)")
+    agent.add_argument("--lease-renew-interval", type=float, default=10.0,
+                       help="seconds between node lease renewals (default: %(default)s)")
     agent.set_defaults(func=_cmd_agent)
 
     kubeconfig = sub.add_parser("kubeconfig", help="print the admin kubeconfig of a running cluster")

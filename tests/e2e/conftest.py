@@ -86,7 +86,7 @@ class Cluster:
         log = open(self.data_dir / f"agent-{node_name}.log", "ab")
         proc = subprocess.Popen([sys.executable, "-m", "podplane", "agent", "--runtime", "fake",
                                  "--kubeconfig", str(self.kubeconfig), "--data-dir", str(self.data_dir / f"agent-{node_name}"),
-                                 "--nodes", str(nodes), "--node-name", node_name, *extra],
+                                 "--nodes", str(nodes), "--node-name", node_name, "--lease-renew-interval", "2", *extra],
                                 stdout=log, stderr=subprocess.STDOUT,
                                 env=dict(os.environ, PODPLANE_LOG_LEVEL="WARNING"))
         self.agents.append(proc)
