@@ -26,10 +26,12 @@ from podplane.api.errors import Cause
 from podplane.api.registry import ALL_VERBS, ResourceInfo, Subresource
 from podplane.api.validation import (
     decode_errors,
+    field_duplicate,
     field_forbidden,
     field_invalid,
     field_not_supported,
     field_required,
+    field_too_many,
     is_dns1035_label,
     is_dns1123_subdomain,
 )
@@ -233,6 +235,47 @@ def _validate_columns(columns: Any, path: str) -> list[Cause]:
     return errs
 
 
+_MAX_SELECTABLE_FIELDS = 8
+_SELECTABLE_TYPES = ("string", "boolean", "integer")
+
+
+def _validate_selectable_fields(fields: Any, schema: Any, path: str) -> list[Cause]:
+    """Upstream validateSelectableFields: at most 8 unique jsonPaths to scalar fields outside metadata."""
+    errs: list[Cause] = []
+    if not isinstance(fields, list) or not fields:
+        return errs
+    if len(fields) > _MAX_SELECTABLE_FIELDS:
+        errs.append(field_too_many(path, len(fields), _MAX_SELECTABLE_FIELDS))
+    seen: set[str] = set()
+    for i, item in enumerate(fields):
+        fpath = f"{path}[{i}].jsonPath"
+        json_path = item.get("jsonPath") if isinstance(item, dict) else None
+        if not isinstance(json_path, str) or not json_path:
+            errs.append(field_required(fpath))
+            continue
+        parts = json_path[1:].split(".") if json_path.startswith(".") else []
+        node = schema if isinstance(schema, dict) else {}
+        problem = "" if parts and all(parts) else "must be a dot-separated path starting with '.'"
+        for part in parts if not problem else ():
+            props = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            if part not in props or not isinstance(props[part], dict):
+                problem = f"does not refer to a field of the schema: {part!r} is not defined"
+                break
+            node = props[part]
+        if problem:
+            errs.append(field_invalid(fpath, json_path, f"is an invalid path: {problem}"))
+            continue
+        if parts[0] == "metadata":
+            errs.append(field_invalid(fpath, json_path, "must not point to fields in metadata"))
+        if node.get("type") not in _SELECTABLE_TYPES:
+            errs.append(field_invalid(fpath, json_path, "must point to a field of type string, boolean or integer. "
+                                                        "Enum string fields and strings with formats are allowed."))
+        if json_path in seen:
+            errs.append(field_duplicate(fpath, json_path))
+        seen.add(json_path)
+    return errs
+
+
 def _validate_conversion(conversion: Any, path: str) -> list[Cause]:
     errs: list[Cause] = []
     if not isinstance(conversion, dict):
@@ -298,6 +341,8 @@ def validate_crd(crd: dict, old: dict | None = None) -> list[Cause]:
             errs.extend(_validate_subresources(version.get("subresources"), f"{vpath}.subresources"))
             errs.extend(_validate_columns(version.get("additionalPrinterColumns"),
                                           f"{vpath}.additionalPrinterColumns"))
+            errs.extend(_validate_selectable_fields(version.get("selectableFields"), schema,
+                                                    f"{vpath}.selectableFields"))
         if not unique:
             errs.append(field_invalid("spec.versions", raw_versions, "must contain unique version names"))
         if sum(1 for v in versions if v.get("storage")) != 1:
@@ -359,6 +404,8 @@ def resource_infos(crd: dict) -> list[ResourceInfo]:
             schema=(version.get("schema") or {}).get("openAPIV3Schema"),
             printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
             scale_paths=dict(scale) if scale is not None else None,
+            selectable_fields=tuple(str(f["jsonPath"]) for f in version.get("selectableFields") or ()
+                                    if isinstance(f, dict) and isinstance(f.get("jsonPath"), str)),
         ))
     return out
 

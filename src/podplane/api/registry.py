@@ -68,6 +68,12 @@ class ResourceInfo:
     scale_paths: dict | None = field(default=None, compare=False, hash=False)
     """For custom resources with a scale subresource: specReplicasPath, statusReplicasPath,
     labelSelectorPath."""
+    selectable_fields: tuple[str, ...] = field(default=(), compare=False, hash=False)
+    """For custom resources: the jsonPaths of the version's selectableFields ('.spec.color'),
+    usable in field selectors besides metadata.name and metadata.namespace."""
+    return_deleted_object: bool = field(default=False, compare=False, hash=False)
+    """Upstream store's ReturnDeletedObject: an immediate DELETE answers with the deleted
+    object rather than a Status (pods, services, namespaces, ...)."""
 
     def __post_init__(self) -> None:
         if not self.singular:
@@ -124,21 +130,23 @@ _ALL = ("all",)
 BUILTINS: tuple[ResourceInfo, ...] = (
     # core/v1
     _r("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",),
-       subresources=(STATUS, Subresource("finalize", ("update",)))),
-    _r("", "v1", "Pod", "pods", short_names=("po",), categories=_ALL, subresources=_POD_SUBS),
+       subresources=(STATUS, Subresource("finalize", ("update",))), return_deleted_object=True),
+    _r("", "v1", "Pod", "pods", short_names=("po",), categories=_ALL, subresources=_POD_SUBS,
+       return_deleted_object=True),
     _r("", "v1", "Service", "services", short_names=("svc",), categories=_ALL,
-       subresources=(STATUS,)),
+       subresources=(STATUS,), return_deleted_object=True),
     _r("", "v1", "Endpoints", "endpoints", short_names=("ep",), singular="endpoints"),
     _r("", "v1", "Node", "nodes", namespaced=False, short_names=("no",), subresources=(STATUS,)),
     _r("", "v1", "Event", "events", short_names=("ev",)),
     _r("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
     _r("", "v1", "Secret", "secrets"),
     _r("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",),
-       subresources=(Subresource("token", ("create",), "authentication.k8s.io", "v1", "TokenRequest"),)),
+       subresources=(Subresource("token", ("create",), "authentication.k8s.io", "v1", "TokenRequest"),),
+       return_deleted_object=True),
     _r("", "v1", "PersistentVolume", "persistentvolumes", namespaced=False, short_names=("pv",),
-       subresources=(STATUS,)),
+       subresources=(STATUS,), return_deleted_object=True),
     _r("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",),
-       subresources=(STATUS,)),
+       subresources=(STATUS,), return_deleted_object=True),
     _r("", "v1", "ReplicationController", "replicationcontrollers", short_names=("rc",),
        categories=_ALL, subresources=(STATUS, SCALE)),
     _r("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",), subresources=(STATUS,)),
@@ -164,10 +172,11 @@ BUILTINS: tuple[ResourceInfo, ...] = (
     # coordination, discovery, storage
     _r("coordination.k8s.io", "v1", "Lease", "leases"),
     _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
-    _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short_names=("sc",)),
-    _r("storage.k8s.io", "v1", "CSIDriver", "csidrivers", namespaced=False),
+    _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short_names=("sc",),
+       return_deleted_object=True),
+    _r("storage.k8s.io", "v1", "CSIDriver", "csidrivers", namespaced=False, return_deleted_object=True),
     _r("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", namespaced=False,
-       subresources=(STATUS,)),
+       subresources=(STATUS,), return_deleted_object=True),
     # apiextensions
     _r("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
        namespaced=False, short_names=("crd", "crds"), subresources=(STATUS,)),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import functools
 import ipaddress
 import json
@@ -34,10 +33,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from podplane.api.errors import Cause
+from podplane.api.jsonvalue import copy_json
 from podplane.api.registry import ResourceInfo
 from podplane.api.schema import SchemaNode, definition_name_for, definitions
 
 __all__ = [
+    "FIELD_MANAGER_MAX_LENGTH",
+    "apply_structural_defaults",
     "decode_errors",
     "field_duplicate",
     "field_forbidden",
@@ -61,6 +63,9 @@ __all__ = [
     "unknown_fields",
     "validate",
     "validate_custom",
+    "validate_dry_run",
+    "validate_field_manager",
+    "validate_field_validation",
     "validate_label_selector",
     "validate_labels",
     "validate_object_meta",
@@ -704,7 +709,99 @@ def unknown_fields(obj: Obj, node: SchemaNode | None) -> list[str]:
 
 def prune(obj: Obj, node: SchemaNode) -> Obj:
     """A copy of a custom resource without the fields its structural schema does not declare."""
-    return _walk_unknown(copy.deepcopy(obj), node, "", _builtin(node), True, None)
+    return _walk_unknown(copy_json(obj), node, "", _builtin(node), True, None)
+
+
+# ====================================================================== structural defaulting
+
+def _default_schema(schema: Any) -> dict | None:
+    return schema if isinstance(schema, dict) else None
+
+
+def _non_nullable_null(value: Any, schema: dict | None) -> bool:
+    return value is None and schema is not None and not schema.get("nullable")
+
+
+def apply_structural_defaults(obj: Obj, schema: dict | None, *, copy: bool = True) -> Obj:
+    """Upstream's CR decoding after pruning: PruneNonNullableNullsWithoutDefaults, then Default.
+
+    A copy of `obj` where nulls of non-nullable fields without a default are dropped, and
+    every missing field (or non-nullable null) whose schema has a `default` gets a copy of
+    it; defaults are then defaulted themselves (`default: {}` on an object fills its
+    properties' defaults). Walks properties, additionalProperties and items, iteratively.
+    `copy=False` defaults `obj` in place.
+    """
+    out = copy_json(obj) if copy else obj
+    root = _default_schema(schema)
+    if root is None:
+        return out
+    stack: list[tuple[Any, dict]] = [(out, root)]
+    while stack:
+        value, node = stack.pop()
+        if isinstance(value, dict):
+            props = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            additional = _default_schema(node.get("additionalProperties"))
+            for key, prop in props.items():
+                prop = _default_schema(prop)
+                if prop is None or "default" not in prop or prop["default"] is None:
+                    continue
+                if key not in value or _non_nullable_null(value[key], prop):
+                    value[key] = copy_json(prop["default"])
+            for key in list(value):
+                child_schema = _default_schema(props.get(key)) if key in props else additional
+                if child_schema is None:
+                    continue
+                child = value[key]
+                if child is None and _non_nullable_null(child, child_schema):
+                    if child_schema.get("default") is not None:
+                        value[key] = child = copy_json(child_schema["default"])
+                    else:
+                        del value[key]
+                        continue
+                if isinstance(child, dict | list):
+                    stack.append((child, child_schema))
+        elif isinstance(value, list):
+            items = _default_schema(node.get("items"))
+            if items is None:
+                continue
+            for i, child in enumerate(value):
+                if _non_nullable_null(child, items) and items.get("default") is not None:
+                    value[i] = child = copy_json(items["default"])
+                if isinstance(child, dict | list):
+                    stack.append((child, items))
+    return out
+
+
+# ====================================================================== request options
+
+_DRY_RUN_VALUES = ("All",)
+_FIELD_VALIDATION_VALUES = ("", "Ignore", "Strict", "Warn")
+FIELD_MANAGER_MAX_LENGTH = 128
+
+
+def validate_dry_run(values: list[str], path: str = "dryRun") -> list[Cause]:
+    """Upstream ValidateDryRun: every value must be `All`."""
+    if all(v in _DRY_RUN_VALUES for v in values):
+        return []
+    return [field_not_supported(path, _go_string_slice(values), _DRY_RUN_VALUES)]
+
+
+def validate_field_manager(manager: str, path: str = "fieldManager") -> list[Cause]:
+    """Upstream ValidateFieldManager: at most 128 bytes of printable characters."""
+    errs = []
+    if len(manager.encode("utf-8", "surrogatepass")) > FIELD_MANAGER_MAX_LENGTH:
+        errs.append(field_too_long(path, FIELD_MANAGER_MAX_LENGTH))
+    for i, char in enumerate(manager):
+        if not char.isprintable():
+            errs.append(field_invalid(path, manager, f"invalid character U+{ord(char):04X} (at position {i})"))
+    return errs
+
+
+def validate_field_validation(value: str, path: str = "fieldValidation") -> list[Cause]:
+    """Upstream ValidateFieldValidation: "", Ignore, Warn or Strict."""
+    if value in _FIELD_VALIDATION_VALUES:
+        return []
+    return [field_not_supported(path, value, _FIELD_VALIDATION_VALUES)]
 
 
 # ====================================================================== structural schema validation
@@ -1523,7 +1620,7 @@ _POD_UPDATABLE = ("`spec.containers[*].image`,`spec.initContainers[*].image`,`sp
 
 
 def _validate_pod_update(obj: Obj, old: Obj) -> list[Cause]:
-    new_spec = copy.deepcopy(_dict(obj.get("spec")))
+    new_spec = copy_json(_dict(obj.get("spec")))
     old_spec = _dict(old.get("spec"))
     errs: list[Cause] = []
     # munge the updatable fields to the old values, as upstream does before comparing
@@ -1837,8 +1934,8 @@ def _validate_pvc(obj: Obj) -> list[Cause]:
 
 
 def _validate_pvc_update(obj: Obj, old: Obj) -> list[Cause]:
-    new_spec = copy.deepcopy(_dict(obj.get("spec")))
-    old_spec = copy.deepcopy(_dict(old.get("spec")))
+    new_spec = copy_json(_dict(obj.get("spec")))
+    old_spec = copy_json(_dict(old.get("spec")))
     errs: list[Cause] = []
     if not old_spec.get("volumeName"):
         old_spec["volumeName"] = new_spec.get("volumeName")
@@ -2179,7 +2276,7 @@ def _validate_job_update(obj: Obj, old: Obj) -> list[Cause]:
                            _go_label_selector(spec.get("selector"))))
     errs.extend(_immutable(spec.get("completionMode"), old_spec.get("completionMode"), "spec.completionMode"))
     errs.extend(_immutable(spec.get("podFailurePolicy"), old_spec.get("podFailurePolicy"), "spec.podFailurePolicy"))
-    template = copy.deepcopy(_dict(spec.get("template")))
+    template = copy_json(_dict(spec.get("template")))
     old_template = _dict(old_spec.get("template"))
     if old_spec.get("suspend") and not _get(old, "status", "startTime"):
         # a suspended job that never started may change its scheduling directives

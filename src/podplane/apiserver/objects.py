@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import orjson
 
 from podplane.api import errors
+from podplane.api.jsonvalue import MAX_DEPTH, TooDeepError, dumps
 from podplane.api.registry import ResourceInfo
 from podplane.api.selectors import FieldSelector, LabelSelector, field_set
 from podplane.storage import (
@@ -71,7 +72,11 @@ class ObjectStore:
         meta = obj.get("metadata") or {}
         if "resourceVersion" in meta:
             obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-        return orjson.dumps(obj)
+        try:
+            # deeper than orjson's encoder allows is fine; deeper than its decoder reads back is not
+            return dumps(obj, max_depth=MAX_DEPTH)
+        except TooDeepError as e:
+            raise errors.bad_request(f"the object cannot be stored: {e}") from None
 
     @staticmethod
     def decode(kv: KeyValue, revision: int | None = None) -> dict:

@@ -3,11 +3,16 @@
 `ResourceHandler.handle(request, target)` dispatches on method and target
 (collection, item, subresource) to get / list / create / update / patch / delete /
 deletecollection and the status, scale, binding, eviction and finalize
-subresources. The flow of a write is always: decode → field validation (Strict /
-Warn / Ignore) → admission (namespace lifecycle) → strategy (defaults, system
+subresources. Every request first has its options validated as upstream does (422
+`CreateOptions.meta.k8s.io` / Update / Patch / Delete / ListOptions). The flow of a
+write is then: decode → field validation (Strict / Warn / Ignore: unknown and
+duplicate fields) → admission (namespace lifecycle) → strategy (defaults, system
 metadata, generation) → validation (422 with causes) → managedFields → dry-run or
-CAS write through `ObjectStore`. Watches are delegated to `apiserver.watch`, tables
-to `api.printers`.
+CAS write through `ObjectStore`. A DELETE that removes the object at once answers
+with a Status unless the resource's upstream store returns the deleted object
+(`ResourceInfo.return_deleted_object`). Values nested too deeply for any walker are
+a 400, never a 500. Watches are delegated to `apiserver.watch`, tables to
+`api.printers`.
 
 Neighbours: `apiserver.app` (routing, auth, errors → Status), `apiserver.objects`
 (storage), `apiserver.strategy` (per-kind rules), `apiserver.crds` (CRD lifecycle).
@@ -15,18 +20,18 @@ Neighbours: `apiserver.app` (routing, auth, errors → Status), `apiserver.objec
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
 from podplane.api import apply as ssa
 from podplane.api import errors, patch, printers, validation
 from podplane.api.errors import ApiError, Cause
+from podplane.api.jsonvalue import MAX_DEPTH, copy_json, dumps
 from podplane.api.meta import generate_name, now_rfc3339
 from podplane.api.registry import Registry, ResourceInfo
 from podplane.api.selectors import (
@@ -36,7 +41,15 @@ from podplane.api.selectors import (
     validate_field_selector,
 )
 from podplane.apiserver.objects import ObjectStore
-from podplane.apiserver.request import Target, decode_body, flag, media_type, wants_table
+from podplane.apiserver.request import (
+    Target,
+    decode_body,
+    duplicate_fields,
+    flag,
+    list_options_error,
+    media_type,
+    wants_table,
+)
 from podplane.apiserver.strategy import Strategy
 
 __all__ = ["CONTEXT_KEY", "HANDLER_KEY", "RequestContext", "ResourceHandler", "json_response"]
@@ -49,6 +62,12 @@ PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
 }
 TERMINAL_POD_PHASES = ("Succeeded", "Failed")
+OPTIONS_GROUP = "meta.k8s.io"
+# Request bodies may nest MAX_DEPTH levels; the walkers over them (copies, pruning, patches,
+# managed fields, the stdlib JSON encoder) recurse up to a few frames per level.
+RECURSION_HEADROOM = 8 * MAX_DEPTH
+# Duplicate-key scans re-parse the body: always under Strict, under Warn for bodies up to this size.
+DUPLICATE_SCAN_MAX_BYTES = 1024 * 1024
 
 
 def json_response(body: object, status: int = 200, content_type: str = "application/json",
@@ -58,7 +77,7 @@ def json_response(body: object, status: int = 200, content_type: str = "applicat
     for warning in warnings or ():
         # one header per warning, as upstream sends them; kubectl prints "Warning: ..."
         out.add("Warning", '299 - "' + warning.replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return web.Response(body=orjson.dumps(body), status=status, headers=out)
+    return web.Response(body=dumps(body), status=status, headers=out)
 
 
 @dataclass
@@ -88,12 +107,22 @@ class ResourceHandler:
         # (group, plural) → async fn(request, target, body, ctx) for create-only review APIs
         self.special_create = special_create or {}
         self.allocator = allocator  # ServiceAllocator: ClusterIPs and NodePorts
+        _ensure_recursion_headroom()
 
     # -- dispatch ------------------------------------------------------------------------
     async def handle(self, request: web.Request, target: Target, ctx: RequestContext) -> web.StreamResponse:
+        try:
+            return await self._dispatch(request, target, ctx)
+        except RecursionError:
+            # a value nested beyond what some walker can follow is the client's problem, never a 500
+            raise errors.bad_request(f"the request is nested too deeply to be processed (the limit is "
+                                     f"{MAX_DEPTH} levels of objects and arrays)") from None
+
+    async def _dispatch(self, request: web.Request, target: Target, ctx: RequestContext) -> web.StreamResponse:
         method = request.method
         q = request.query
         info = target.info
+        _validate_request_options(request, target)
         if target.subresource:
             return await self._subresource(request, target, ctx)
         if target.name is None:
@@ -158,8 +187,6 @@ class ResourceHandler:
         limit = _int_param(q, "limit", 0)
         revision = 0
         rv, rv_match = q.get("resourceVersion", ""), q.get("resourceVersionMatch", "")
-        if rv_match and not rv:
-            raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
         if rv and rv != "0":
             try:
                 wanted = int(rv)
@@ -196,9 +223,13 @@ class ResourceHandler:
     async def _read_object(self, request: web.Request, target: Target, ctx: RequestContext,
                            body: object | None = None) -> dict:
         info = target.info
+        duplicates: list[str] = []
         if body is None:
-            body = decode_body(await request.read(), request.headers.get("Content-Type"),
+            raw = await request.read()
+            content_type = request.headers.get("Content-Type")
+            body = decode_body(raw, content_type,
                                what=f"{info.kind} in version \"{info.version}\" cannot be handled as a {info.kind}")
+            duplicates = self._duplicates(request, raw, content_type)
         if not isinstance(body, dict):
             raise errors.bad_request(f"{info.kind} in version \"{info.version}\" cannot be handled as a "
                                      f"{info.kind}: the body must be a JSON object")
@@ -211,7 +242,7 @@ class ResourceHandler:
         elif not isinstance(meta, dict):
             raise errors.bad_request(f"{info.kind} in version \"{info.version}\" cannot be handled as a "
                                      f"{info.kind}: metadata must be an object")
-        body = self._field_validation(request, info, body, ctx)
+        body = self._field_validation(request, info, body, ctx, duplicates)
         return body
 
     @staticmethod
@@ -224,25 +255,33 @@ class ResourceHandler:
             raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind "
                                      f"({info.kind})")
 
+    @staticmethod
+    def _duplicates(request: web.Request, raw: bytes, content_type: str | None) -> list[str]:
+        """Duplicate keys of a JSON body, when the field validation mode reports them."""
+        mode = _field_validation_mode(request)
+        if mode == "Ignore" or (mode == "Warn" and len(raw) > DUPLICATE_SCAN_MAX_BYTES):
+            return []
+        mt = media_type(content_type)
+        if mt not in ("", "application/json") and not mt.endswith("+json"):
+            return []
+        return duplicate_fields(raw)
+
     def _field_validation(self, request: web.Request, info: ResourceInfo, body: dict,
-                          ctx: RequestContext) -> dict:
-        mode = request.query.get("fieldValidation", "Warn") or "Warn"
-        if mode not in ("Strict", "Warn", "Ignore"):
-            raise errors.bad_request(f"fieldValidation must be one of Strict, Warn or Ignore, not {mode!r}")
+                          ctx: RequestContext, duplicates: list[str] | None = None) -> dict:
+        mode = _field_validation_mode(request)
         node = self.strategy.schema_for(info)
-        if node is None:
-            return body
-        if not info.custom:
+        if not info.custom and node is not None:
             message = validation.decode_errors(info, body)
             if message:
                 raise errors.bad_request(message)
-        unknown = validation.unknown_fields(body, node)
-        if unknown:
-            if mode == "Strict":
-                raise errors.bad_request(validation.strict_decoding_message(info, unknown))
-            if mode == "Warn":
-                ctx.warnings.extend(unknown)
-        return validation.prune(body, node)
+        problems = list(duplicates or ())
+        if node is not None:
+            problems.extend(validation.unknown_fields(body, node))
+        if problems and mode == "Strict":
+            raise errors.bad_request(validation.strict_decoding_message(info, problems))
+        if problems and mode == "Warn":
+            ctx.warnings.extend(p for p in problems if p not in ctx.warnings)
+        return body if node is None else validation.prune(body, node)
 
     def _admit_namespace(self, info: ResourceInfo, namespace: str | None):
         if not info.namespaced:
@@ -265,11 +304,8 @@ class ResourceHandler:
                                          "metadata.namespace")])
 
     def _manager(self, request: web.Request, ctx: RequestContext) -> str:
-        manager = request.query.get("fieldManager", "")
-        if len(manager) > 128:
-            raise errors.invalid("", "", [Cause("FieldValueInvalid", "must be at most 128 characters",
-                                                "fieldManager")])
-        return manager or ctx.default_manager()
+        # validated with the request's options (_validate_request_options)
+        return request.query.get("fieldManager", "") or ctx.default_manager()
 
     def _track(self, info: ResourceInfo, old: dict | None, new: dict, manager: str,
                subresource: str = "") -> dict:
@@ -359,7 +395,7 @@ class ResourceHandler:
         async def mutate(current: dict) -> dict | None:
             if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(info.plural, target.name, info.group)
-            return copy.deepcopy(obj)
+            return copy_json(obj)
 
         new = await self._update_with(request, target, mutate, manager, subresource)
         return self._respond_object(request, info, new, 200, ctx)
@@ -449,6 +485,8 @@ class ResourceHandler:
                                   f"include: {', '.join(PATCH_TYPES)}")
         raw = await request.read()
         patch_body = decode_body(raw, mt, what="error decoding patch")
+        # upstream scans merge patches for duplicate keys (kjson.UnmarshalStrict of the patch bytes)
+        duplicates = self._duplicates(request, raw, mt) if kind in ("merge", "strategic") else []
         manager = self._manager(request, ctx)
         if kind == "apply":
             return await self._apply(request, target, ctx, patch_body, subresource)
@@ -478,7 +516,7 @@ class ResourceHandler:
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch produced a value that is not an object")
             self._check_type_meta(info, patched)
-            return self._field_validation(request, info, patched, ctx)
+            return self._field_validation(request, info, patched, ctx, duplicates)
 
         new = await self._update_with(request, target, mutate, manager, subresource)
         return self._respond_object(request, info, new, 200, ctx)
@@ -488,9 +526,7 @@ class ResourceHandler:
         info = target.info
         if not isinstance(applied, dict):
             raise errors.bad_request("apply patch must be a single object")
-        manager = request.query.get("fieldManager", "")
-        if not manager:
-            raise errors.bad_request("PATCH with apply requires a non-empty fieldManager query parameter")
+        manager = request.query.get("fieldManager", "")  # required: checked with the PatchOptions
         force = flag(request.query.get("force"))
         self._check_type_meta(info, applied)
         if not applied.get("apiVersion") or not applied.get("kind"):
@@ -535,21 +571,34 @@ class ResourceHandler:
             options["propagationPolicy"] = q["propagationPolicy"]
         if "orphanDependents" in q:
             options["orphanDependents"] = flag(q["orphanDependents"])
-        policy = options.get("propagationPolicy")
-        if policy not in (None, "Orphan", "Background", "Foreground"):
-            raise errors.invalid("DeleteOptions", "", [Cause(
-                "FieldValueNotSupported",
-                f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"',
-                "propagationPolicy")])
+        if "dryRun" in q:
+            options["dryRun"] = q.getall("dryRun")
+        causes = _delete_options_causes(options)
+        if causes:
+            raise errors.invalid("DeleteOptions", "", causes, group=OPTIONS_GROUP)
         return options
 
     async def delete(self, request: web.Request, target: Target, ctx: RequestContext) -> web.Response:
+        info = target.info
         options = await self._delete_options(request)
-        obj = await self.delete_object(target.info, target.namespace, target.name, options, _dry_run(request))
-        return self._respond_object(request, target.info, obj, 200, ctx)
+        obj, removed = await self.delete_object(info, target.namespace, target.name, options,
+                                                bool(options.get("dryRun")))
+        if removed and not info.return_deleted_object:
+            # upstream finalizeDelete: stores without ReturnDeletedObject answer with a Status
+            details = {"name": obj["metadata"].get("name", target.name)}
+            if info.group:
+                details["group"] = info.group
+            details["kind"] = info.plural
+            if obj["metadata"].get("uid"):
+                details["uid"] = obj["metadata"]["uid"]
+            return json_response(errors.status_success(details), 200, warnings=ctx.warnings)
+        # deletion pending (finalizers, grace period): 202 when the client asked for cascading deletion
+        status = 202 if not removed and options.get("orphanDependents") is False else 200
+        return self._respond_object(request, info, obj, status, ctx)
 
     async def delete_object(self, info: ResourceInfo, namespace: str | None, name: str, options: dict,
-                            dry_run: bool = False) -> dict:
+                            dry_run: bool = False) -> tuple[dict, bool]:
+        """Delete now or start a graceful/finalized deletion; returns (object, removed now)."""
         preconditions = options.get("preconditions") or {}
         state: dict = {}
 
@@ -565,7 +614,7 @@ class ResourceHandler:
                                       f"Precondition failed: ResourceVersion in precondition: "
                                       f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
                                       f"{meta.get('resourceVersion')}")
-            new = copy.deepcopy(current)
+            new = copy_json(current)
             new_meta = new["metadata"]
             finalizers = list(new_meta.get("finalizers") or [])
             policy = _propagation(info, options)
@@ -606,11 +655,11 @@ class ResourceHandler:
 
         old, new = await self.store.guaranteed_update(info, namespace, name, mutate)
         if "dry" in state:
-            return state["dry"]
+            return state["dry"], False
         if "immediate" in state:
             current = state["immediate"]
             if dry_run:
-                return current
+                return current, True
             try:
                 removed = await self.store.remove(info, current)
             except ApiError as e:
@@ -618,10 +667,10 @@ class ResourceHandler:
                     return await self.delete_object(info, namespace, name, options, dry_run)
                 raise
             await self.on_change(info, current, None)
-            return removed
+            return removed, True
         if new is not old:
             await self.on_change(info, old, new)
-        return new
+        return new, False
 
     @staticmethod
     def _grace_period(info: ResourceInfo, obj: dict, options: dict) -> int:
@@ -647,8 +696,9 @@ class ResourceHandler:
         for item in page.items:
             meta = item["metadata"]
             try:
-                deleted.append(await self.delete_object(info, meta.get("namespace"), meta["name"], options,
-                                                        _dry_run(request)))
+                obj, _ = await self.delete_object(info, meta.get("namespace"), meta["name"], options,
+                                                  bool(options.get("dryRun")))
+                deleted.append(obj)
             except ApiError as e:
                 if e.code != 404:
                     raise
@@ -744,7 +794,7 @@ class ResourceHandler:
                 raise errors.invalid("Scale", target.name, [Cause(
                     "FieldValueInvalid", f"Invalid value: {replicas}: must be greater than or equal to 0",
                     "spec.replicas")], group="autoscaling")
-            new = copy.deepcopy(current)
+            new = copy_json(current)
             _set_path(new, spec_path, replicas)
             return new
 
@@ -770,7 +820,7 @@ class ResourceHandler:
             if assigned:
                 raise errors.conflict(info.plural, target.name, info.group,
                                       f"pod {target.name} is already assigned to node \"{assigned}\"")
-            new = copy.deepcopy(current)
+            new = copy_json(current)
             new.setdefault("spec", {})["nodeName"] = node
             status = new.setdefault("status", {})
             conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
@@ -793,7 +843,13 @@ class ResourceHandler:
         body = decode_body(await request.read(), request.headers.get("Content-Type"),
                            what="error decoding Eviction")
         options = (body.get("deleteOptions") if isinstance(body, dict) else None) or {}
-        await self.delete_object(target.info, target.namespace, target.name, options, _dry_run(request))
+        if not isinstance(options, dict):
+            raise errors.bad_request("deleteOptions must be an object")
+        causes = _delete_options_causes(options)
+        if causes:
+            raise errors.invalid("DeleteOptions", "", causes, group=OPTIONS_GROUP)
+        await self.delete_object(target.info, target.namespace, target.name, options,
+                                 _dry_run(request) or bool(options.get("dryRun")))
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, 201)
 
@@ -816,11 +872,71 @@ def _rfc3339_after(seconds: int) -> str:
 
 
 def _dry_run(request: web.Request) -> bool:
-    values = request.query.getall("dryRun", [])
-    for v in values:
-        if v != "All":
-            raise errors.bad_request(f"Invalid dryRun value {v!r}: the only supported value is All")
-    return bool(values)
+    # the values were validated with the request's options (_validate_request_options)
+    return bool(request.query.getall("dryRun", []))
+
+
+def _field_validation_mode(request: web.Request) -> str:
+    """Strict, Warn (the default) or Ignore; the value was validated with the request's options."""
+    return request.query.get("fieldValidation", "") or "Warn"
+
+
+_OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
+
+
+def _validate_request_options(request: web.Request, target: Target) -> None:
+    """Upstream validates a request's options before anything else: 422 `<Kind>Options.meta.k8s.io`.
+
+    Create/Update/PatchOptions (fieldManager, dryRun, fieldValidation; fieldManager required
+    and force forbidden by patch type) and ListOptions for lists and watches. DeleteOptions
+    also come from the body: `_delete_options` checks them.
+    """
+    method, q = request.method, request.query
+    if method == "GET":
+        watch = target.watch_path or flag(q.get("watch"))
+        if watch or (target.name is None and not target.subresource):
+            error = list_options_error(q, watch)
+            if error is not None:
+                raise error
+        return
+    kind = _OPTIONS_KIND.get(method)
+    if kind is None:
+        return
+    causes: list[Cause] = []
+    if kind == "PatchOptions":
+        if PATCH_TYPES.get(media_type(request.headers.get("Content-Type"))) == "apply":
+            if not q.get("fieldManager"):
+                causes.append(validation.field_required("fieldManager", "is required for apply patch"))
+        elif "force" in q:
+            causes.append(validation.field_forbidden("force", "may not be specified for non-apply patch"))
+    causes.extend(validation.validate_field_manager(q.get("fieldManager", "")))
+    causes.extend(validation.validate_dry_run(q.getall("dryRun", [])))
+    causes.extend(validation.validate_field_validation(q.get("fieldValidation", "")))
+    if causes:
+        raise errors.invalid(kind, "", causes, group=OPTIONS_GROUP)
+
+
+def _delete_options_causes(options: dict) -> list[Cause]:
+    """Upstream ValidateDeleteOptions."""
+    causes: list[Cause] = []
+    policy = options.get("propagationPolicy")
+    if options.get("orphanDependents") is not None and policy is not None:
+        causes.append(validation.field_invalid("propagationPolicy", policy,
+                                               "orphanDependents and deletionPropagation cannot be both set"))
+    if policy is not None and policy not in ("Foreground", "Background", "Orphan"):
+        causes.append(validation.field_not_supported("propagationPolicy", policy,
+                                                     ("Foreground", "Background", "Orphan", "nil")))
+    dry_run = options.get("dryRun")
+    if dry_run is not None:
+        values = dry_run if isinstance(dry_run, list) else [dry_run]
+        causes.extend(validation.validate_dry_run([str(v) for v in values]))
+    return causes
+
+
+def _ensure_recursion_headroom() -> None:
+    """Let recursive walkers follow values as deep as a request may carry (never lowers the limit)."""
+    if sys.getrecursionlimit() < RECURSION_HEADROOM:
+        sys.setrecursionlimit(RECURSION_HEADROOM)
 
 
 def _int_param(q, name: str, default: int) -> int:

@@ -12,10 +12,11 @@ Called by `apiserver.rest` for every write; pure apart from the clock.
 
 from __future__ import annotations
 
-import copy
+import base64
 
 from podplane.api import defaults, validation
 from podplane.api.errors import Cause
+from podplane.api.jsonvalue import copy_json
 from podplane.api.meta import new_uid, now_rfc3339
 from podplane.api.registry import ResourceInfo
 from podplane.api.schema import SchemaNode
@@ -44,6 +45,22 @@ def _without(obj: dict, *keys: str) -> dict:
     return {k: v for k, v in obj.items() if k not in keys}
 
 
+def _merge_string_data(secret: dict) -> None:
+    """v1 Secret conversion: stringData is write-only, merged into data (base64) and dropped.
+
+    Upstream does this when decoding a v1 Secret, so it applies to every create, update
+    and patch result; stringData keys win over data keys of the same name.
+    """
+    string_data = secret.pop("stringData", None)
+    if not isinstance(string_data, dict) or not string_data:
+        return
+    data = secret.get("data")
+    if not isinstance(data, dict):
+        data = secret["data"] = {}
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value if value is not None else "").encode("utf-8")).decode("ascii")
+
+
 class Strategy:
     """Create/update preparation and validation shared by every resource."""
 
@@ -65,7 +82,7 @@ class Strategy:
 
     # -- create --------------------------------------------------------------------------
     def prepare_for_create(self, info: ResourceInfo, obj: dict) -> dict:
-        obj = copy.deepcopy(obj)
+        obj = copy_json(obj)
         meta = obj.setdefault("metadata", {})
         for key in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
                     "selfLink"):
@@ -78,10 +95,14 @@ class Strategy:
             meta.pop("generation", None)
         if self.has_status(info) and (info.group, info.kind) not in KEEP_STATUS_ON_CREATE:
             obj.pop("status", None)
-        if not info.custom:
+        if info.custom:
+            obj = self._default_custom(info, obj)
+        else:
             obj = defaults.apply_defaults(info, obj)
             kind = (info.group, info.kind)
-            if kind == ("", "Pod"):
+            if kind == ("", "Secret"):
+                _merge_string_data(obj)
+            elif kind == ("", "Pod"):
                 obj = defaults.pod_prepare_for_create(obj, self.default_toleration_seconds)
             elif kind == ("", "Namespace"):
                 obj = defaults.namespace_prepare_for_create(obj)
@@ -91,7 +112,10 @@ class Strategy:
 
     # -- update --------------------------------------------------------------------------
     def prepare_for_update(self, info: ResourceInfo, new: dict, old: dict, subresource: str = "") -> dict:
-        new = copy.deepcopy(new)
+        new = copy_json(new)
+        if info.custom:
+            # structural defaults apply to the whole decoded object, status writes included
+            new = self._default_custom(info, new)
         old_meta = old.get("metadata") or {}
         meta = new.setdefault("metadata", {})
         for key in SYSTEM_META:
@@ -106,28 +130,37 @@ class Strategy:
                     new.pop(key)
             for key in list(old):
                 if key not in ("apiVersion", "kind", "metadata", "status"):
-                    new[key] = copy.deepcopy(old[key])
+                    new[key] = copy_json(old[key])
             for key in STATUS_PROTECTED_META:
                 if key in old_meta:
-                    meta[key] = copy.deepcopy(old_meta[key])
+                    meta[key] = copy_json(old_meta[key])
                 else:
                     meta.pop(key, None)
             return new
         if self.has_status(info) and subresource == "":
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = copy_json(old["status"])
             else:
                 new.pop("status", None)
         if not info.custom:
+            if (info.group, info.kind) == ("", "Secret"):
+                _merge_string_data(new)
             new = defaults.apply_defaults(info, new)
             if (info.group, info.kind) == ("", "Pod") and "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = copy_json(old["status"])
         if self.has_generation(info):
             generation = int(old_meta.get("generation") or 1)
             if _without(new, "metadata", "status") != _without(old, "metadata", "status"):
                 generation += 1
             new["metadata"]["generation"] = generation
         return new
+
+    @staticmethod
+    def _default_custom(info: ResourceInfo, obj: dict) -> dict:
+        """Structural-schema defaults of the CRD version (after pruning, as upstream decodes)."""
+        if not info.schema:
+            return obj
+        return validation.apply_structural_defaults(obj, info.schema, copy=False)
 
     # -- validation ----------------------------------------------------------------------
     def validate(self, info: ResourceInfo, obj: dict, old: dict | None = None) -> list[Cause]:

@@ -26,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from podplane.api import errors, printers
+from podplane.api.jsonvalue import dumps
 from podplane.api.registry import ResourceInfo
 from podplane.api.selectors import (
     FieldSelector,
@@ -35,7 +36,7 @@ from podplane.api.selectors import (
     validate_field_selector,
 )
 from podplane.apiserver.objects import ObjectStore
-from podplane.apiserver.request import Target, flag, wants_table
+from podplane.apiserver.request import Target, flag, list_options_error, wants_table
 from podplane.settings import ApiServerSettings
 from podplane.storage import CompactedError, StorageError
 
@@ -62,19 +63,9 @@ class WatchServer:
         send_initial = q.get("sendInitialEvents")
         bookmarks = flag(q.get("allowWatchBookmarks"))
         rv = q.get("resourceVersion", "")
-        if send_initial is not None:
-            if q.get("resourceVersionMatch") != "NotOlderThan":
-                raise errors.invalid("", "", [errors.Cause(
-                    "FieldValueForbidden",
-                    "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan",
-                    "sendInitialEvents")])
-            if flag(send_initial) and not bookmarks:
-                raise errors.invalid("", "", [errors.Cause(
-                    "FieldValueForbidden", "sendInitialEvents requires setting allowWatchBookmarks=true",
-                    "allowWatchBookmarks")])
-        elif q.get("resourceVersionMatch"):
-            raise errors.bad_request("resourceVersionMatch is forbidden for watch unless sendInitialEvents "
-                                     "is provided")
+        error = list_options_error(q, watch=True)  # usually already answered by the REST handler
+        if error is not None:
+            raise error
         timeout = self.settings.default_watch_timeout * (1 + random.random())
         if q.get("timeoutSeconds"):
             try:
@@ -208,7 +199,7 @@ class _EventWriter:
             obj = printers.build_table(self.info, [obj], now=dt.datetime.now(dt.UTC),
                                        include_object=self.include_object,
                                        resource_version=obj["metadata"].get("resourceVersion", ""))
-        await self.response.write(orjson.dumps({"type": event_type, "object": obj}) + b"\n")
+        await self.response.write(dumps({"type": event_type, "object": obj}) + b"\n")
 
     async def bookmark(self, revision: int, initial_end: bool = False) -> None:
         meta: dict = {"resourceVersion": str(revision)}
