@@ -303,6 +303,21 @@ class ResourceHandler:
                                          f"namespace {namespace} is being terminated",
                                          "metadata.namespace")])
 
+    async def _default_storage_class(self, claim: dict) -> None:
+        """DefaultStorageClass admission: a claim without a class gets the default one."""
+        spec = claim.setdefault("spec", {})
+        if "storageClassName" in spec:  # "" explicitly asks for no class
+            return
+        info = self.registry.get("storage.k8s.io", "v1", "storageclasses")
+        page = await self.store.list(info, None)
+        defaults = [sc for sc in page.items if ((sc["metadata"].get("annotations") or {}).get(
+            "storageclass.kubernetes.io/is-default-class") == "true")]
+        if defaults:
+            # upstream picks the newest default class when several are marked
+            newest = max(defaults, key=lambda sc: (sc["metadata"].get("creationTimestamp", ""),
+                                                   sc["metadata"]["name"]))
+            spec["storageClassName"] = newest["metadata"]["name"]
+
     def _manager(self, request: web.Request, ctx: RequestContext) -> str:
         # validated with the request's options (_validate_request_options)
         return request.query.get("fieldManager", "") or ctx.default_manager()
@@ -355,6 +370,8 @@ class ResourceHandler:
                                                            "metadata.name")], group=info.group)
         if info.namespaced:
             await self._namespace_lifecycle(info, meta["namespace"])
+        if (info.group, info.kind) == ("", "PersistentVolumeClaim"):
+            await self._default_storage_class(obj)
         obj = self.strategy.prepare_for_create(info, obj)
         self._validate(info, obj)
         if manager_operation == "Update":

@@ -75,3 +75,17 @@ async def test_headless_and_external_name_get_no_address(api):
                         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "e"},
                          "spec": {"type": "ExternalName", "externalName": "example.com"}})
     assert not ext["spec"].get("clusterIP")
+
+
+async def test_claims_without_a_class_get_the_default_one(api):
+    await api.call("POST", "/apis/storage.k8s.io/v1/storageclasses", {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "provisioner": "example.com/x",
+        "metadata": {"name": "fast", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}})
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "c1"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    _, created = await api.call("POST", "/api/v1/namespaces/default/persistentvolumeclaims", claim)
+    assert created["spec"]["storageClassName"] == "fast"
+    claim["metadata"]["name"] = "c2"
+    claim["spec"]["storageClassName"] = ""
+    _, created = await api.call("POST", "/api/v1/namespaces/default/persistentvolumeclaims", claim)
+    assert created["spec"]["storageClassName"] == "", "an explicit empty class means none"
