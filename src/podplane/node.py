@@ -1,0 +1,117 @@
+"""Composition root of `podplane agent`: kubeconfig → client → Agent, until SIGINT/SIGTERM.
+
+`run_agent(settings)` checks the settings, builds a `Client` from the kubeconfig
+(`client.transport_from_kubeconfig`), waits for the API server (up to
+`CONNECT_TIMEOUT` seconds: an agent started with its server may come up first),
+registers the node(s) and runs the `podplane.agent.Agent` until a signal arrives.
+Each start-up phase that fails says which phase it was and what to do about it
+(k3s style): settings, kubeconfig, connect, register. On SIGINT/SIGTERM the agent
+stops its loops and exits 0; Nodes and Leases stay, so the node lifecycle
+controller sees the node go NotReady after its grace period, as with a kubelet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+
+from podplane.agent import Agent, ConfigError
+from podplane.api.errors import ApiError
+from podplane.client import Client, TransportError, transport_from_kubeconfig
+from podplane.settings import AgentSettings
+
+__all__ = ["CONNECT_TIMEOUT", "StartupError", "run_agent", "serve_agent"]
+
+log = logging.getLogger("podplane.node")
+
+CONNECT_TIMEOUT = 30.0
+"""Seconds the agent waits for an unreachable API server before giving up."""
+
+
+class StartupError(Exception):
+    """A start-up phase failed; the message names the phase and the next step."""
+
+
+def _client(settings: AgentSettings) -> Client:
+    path = settings.kubeconfig or os.path.join(settings.data_dir, "kubeconfig.yaml")
+    try:
+        transport = transport_from_kubeconfig(path, user_agent="podplane-agent")
+    except FileNotFoundError:
+        raise StartupError(f"kubeconfig: {path} does not exist; start the server first (`podplane server`) "
+                           f"or pass --kubeconfig") from None
+    except (OSError, ValueError, KeyError, IndexError, StopIteration, TypeError) as e:
+        raise StartupError(f"kubeconfig: cannot use {path}: {type(e).__name__}: {e}; "
+                           f"pass the kubeconfig that `podplane server` wrote") from e
+    return Client(transport, field_manager="kubelet")
+
+
+async def _wait_for_api(client: Client, patience: float) -> None:
+    deadline = time.monotonic() + patience
+    delay = 0.2
+    server = getattr(client.transport, "base_url", "the API server")
+    while True:
+        try:
+            await client.transport.request("GET", "/version")
+            return
+        except ApiError as e:
+            hint = "the kubeconfig's token was rejected" if e.code in (401, 403) else "the server answered an error"
+            raise StartupError(f"connect: {server}: {e}; {hint}") from e
+        except TransportError as e:
+            if time.monotonic() >= deadline:
+                raise StartupError(f"connect: cannot reach the API server at {server} after {patience:.0f} s: {e}; "
+                                   f"is `podplane server` running and the kubeconfig's address right?") from e
+            log.info("waiting for the API server at %s: %s", server, e)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def serve_agent(settings: AgentSettings, stop: asyncio.Event, *, started: asyncio.Event | None = None,
+                      connect_timeout: float = CONNECT_TIMEOUT) -> None:
+    """Run the agent until `stop` is set (the testable core of `run_agent`)."""
+    client = _client(settings)
+    try:
+        try:
+            agent = Agent(client, settings)
+        except ConfigError as e:
+            raise StartupError(f"settings: {e}") from e
+        await _wait_for_api(client, connect_timeout)
+        try:
+            await agent.register()
+        except ConfigError as e:
+            raise StartupError(f"register: {e}") from e
+        except ApiError as e:
+            hint = ("the kubeconfig's user may not create Nodes and Leases" if e.code == 403
+                    else "check the server log")
+            raise StartupError(f"register: cannot register node(s) {agent.names[0]}..: {e}; {hint}") from e
+        except (TransportError, ConnectionError) as e:
+            raise StartupError(f"register: lost the API server while registering: {e}; retry") from e
+        print(f"podplane: agent running {len(agent.names)} {settings.runtime} node(s) "
+              f"({agent.names[0]}{' .. ' + agent.names[-1] if len(agent.names) > 1 else ''})", flush=True)
+        if started is not None:
+            started.set()
+        await agent.run(stop)
+    finally:
+        await client.close()
+
+
+def run_agent(settings: AgentSettings) -> int:
+    logging.basicConfig(level=os.environ.get("PODPLANE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_agent(settings, stop)
+
+    try:
+        asyncio.run(main())
+    except StartupError as e:
+        print(f"podplane: agent start-up failed: {e}", file=sys.stderr)
+        return 1
+    return 0
