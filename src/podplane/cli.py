@@ -102,6 +102,9 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         capacity_memory=args.memory,
         capacity_pods=args.max_pods,
         lease_renew_interval=args.lease_renew_interval,
+        lease_duration=args.lease_duration,
+        status_update_interval=args.status_update_interval,
+        fake_start_delay=args.fake_start_delay,
     ))
 
 
@@ -181,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--max-pods", type=int, default=110, help="pods per node (default: %(default)s)")
     agent.add_argument("--lease-renew-interval", type=float, default=10.0,
                        help="seconds between node lease renewals (default: %(default)s)")
+    agent.add_argument("--lease-duration", type=int, default=40,
+                       help="node lease duration in seconds (default: %(default)s)")
+    agent.add_argument("--status-update-interval", type=float, default=60.0,
+                       help="seconds between full node status reports (default: %(default)s)")
+    agent.add_argument("--fake-start-delay", type=float, default=0.05,
+                       help="seconds a simulated container takes to start (default: %(default)s)")
     agent.set_defaults(func=_cmd_agent)
 
     kubeconfig = sub.add_parser("kubeconfig", help="print the admin kubeconfig of a running cluster")
