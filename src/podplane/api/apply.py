@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podplane.api.errors import ApiError, Cause, bad_request
+from podplane.api.jsonvalue import copy_json
 from podplane.api.schema import SchemaNode
 
 __all__ = [
@@ -636,7 +637,7 @@ def _stripped(obj: dict | None) -> dict:
     """A deep copy without metadata.managedFields (never part of any field set)."""
     if not obj:
         return {}
-    out = copy.deepcopy(obj)
+    out = copy_json(obj)
     metadata = out.get("metadata")
     if isinstance(metadata, dict):
         metadata.pop("managedFields", None)
@@ -879,6 +880,14 @@ def update_managed_fields(old: dict | None, new: dict, *, manager: str, schema: 
         managers = _decode(new)
     if not managers:
         managers = _decode(old) or {}
-    _record_update(_stripped(old), _stripped(new), managers, manager, operation, api_version, subresource,
-                   now, schema, _ignored_paths(ignored))
-    return _with_managed_fields(copy.deepcopy(new), managers)
+    ignored_paths = _ignored_paths(ignored)
+    # Whole top-level fields the strategy resets (spec on a status write, status on a main
+    # write) cannot change ownership: leave them out of the diff instead of walking them.
+    skipped = {path[0] for path in ignored_paths if len(path) == 1}
+
+    def view(obj: dict | None) -> dict | None:
+        return {k: v for k, v in obj.items() if k not in skipped} if obj and skipped else obj
+
+    _record_update(_stripped(view(old)), _stripped(view(new)), managers, manager, operation, api_version,
+                   subresource, now, schema, ignored_paths)
+    return _with_managed_fields(copy_json(new), managers)

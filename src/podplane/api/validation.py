@@ -2694,7 +2694,7 @@ _UPDATE: dict[tuple[str, str], UpdateValidator] = {
 }
 
 
-def validate(info: ResourceInfo, obj: Obj, old: Obj | None = None) -> list[Cause]:
+def validate(info: ResourceInfo, obj: Obj, old: Obj | None = None, *, decoded: bool = False) -> list[Cause]:
     """Semantic validation of a create (`old` None) or an update, as upstream's `Validate*` functions.
 
     Expects the object after defaulting, but treats a missing defaultable field (restartPolicy,
@@ -2702,16 +2702,19 @@ def validate(info: ResourceInfo, obj: Obj, old: Obj | None = None) -> list[Cause
     upstream does) get ObjectMeta checks plus `validate_custom` against their version's schema;
     CustomResourceDefinitions go to `crd.validate_crd`. Values of the wrong JSON type come back
     as a single FieldValueTypeInvalid cause carrying the `decode_errors` message.
+    `decoded=True` says the caller already ran `decode_errors` on `obj` and `old` is stored
+    (so well-typed) data: the type walk is skipped (the apiserver's hot path).
     """
     if not isinstance(obj, dict):
         return [field_invalid("", _type_name(obj), "must be an object")]
     # the checks below trust JSON types; the apiserver answers decode errors with 400 before this
     # point, so this only guards direct callers
-    decode = _Decoder().struct(obj.get("metadata"), _OBJECT_META_DEF, "metadata") if info.custom \
-        else decode_errors(info, obj)
+    decode = None if decoded else (_Decoder().struct(obj.get("metadata"), _OBJECT_META_DEF, "metadata")
+                                   if info.custom else decode_errors(info, obj))
     if decode:
         return [Cause("FieldValueTypeInvalid", decode, "")]
-    if old is not None and (not isinstance(old, dict) or not info.custom and decode_errors(info, old)):
+    if old is not None and not decoded and (
+            not isinstance(old, dict) or not info.custom and decode_errors(info, old)):
         old = None  # a stored object that does not decode cannot anchor update rules
     key = (info.group, info.kind)
     meta = obj.get("metadata")

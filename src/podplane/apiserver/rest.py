@@ -324,12 +324,19 @@ class ResourceHandler:
 
     def _track(self, info: ResourceInfo, old: dict | None, new: dict, manager: str,
                subresource: str = "") -> dict:
+        if subresource == "status":
+            ignored = [(k,) for k in new if k not in ("apiVersion", "kind", "metadata", "status")]
+        elif old is not None and self.strategy.has_status(info):
+            ignored = [("status",)]
+        else:
+            ignored = []
         return ssa.update_managed_fields(old, new, manager=manager, schema=self.strategy.schema_for(info),
                                          now=now_rfc3339(), api_version=info.api_version,
-                                         operation="Update", subresource=subresource)
+                                         operation="Update", subresource=subresource, ignored=ignored)
 
     def _validate(self, info: ResourceInfo, obj: dict, old: dict | None = None) -> None:
-        causes = self.strategy.validate(info, obj, old)
+        # request bodies of built-in kinds were type-checked by _field_validation already
+        causes = self.strategy.validate(info, obj, old, decoded=not info.custom)
         if causes:
             raise errors.invalid(info.kind, (obj.get("metadata") or {}).get("name", ""), causes,
                                  group=info.group)

@@ -163,6 +163,7 @@ class Strategy:
         return validation.apply_structural_defaults(obj, info.schema, copy=False)
 
     # -- validation ----------------------------------------------------------------------
-    def validate(self, info: ResourceInfo, obj: dict, old: dict | None = None) -> list[Cause]:
+    def validate(self, info: ResourceInfo, obj: dict, old: dict | None = None, *,
+                 decoded: bool = False) -> list[Cause]:
         # one entry point: built-ins, custom resources (schema, metadata) and CRDs themselves
-        return validation.validate(info, obj, old)
+        return validation.validate(info, obj, old, decoded=decoded)
