@@ -9,16 +9,21 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up test lint unit e2e bench clean system-packages
 
-# System packages from Debian (apt-get); skipped when already present.
-SYSTEM_PACKAGES := python3-venv ca-certificates
+# System packages from Debian (apt-get); only missing ones are installed.
+# runc + tini run containers, containernetworking-plugins + iptables + iproute2 build pod
+# networks, nftables + conntrack program Services, util-linux gives nsenter to the tests.
+SYSTEM_PACKAGES := ca-certificates runc tini containernetworking-plugins iptables nftables conntrack \
+	iproute2 procps util-linux
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ] && ! $(PYTHON) -m venv --help >/dev/null 2>&1; then \
+	$(PYTHON) -m venv --help >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
 		echo "installing system packages:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "run as root (or install:$$missing) first" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(MAKE) system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
