@@ -89,21 +89,28 @@ def definition_name_for(group: str, version: str, kind: str) -> str | None:
     return _gvk_index().get((group, version, kind))
 
 
+@functools.lru_cache(maxsize=512)
 def node_for_kind(group: str, version: str, kind: str) -> SchemaNode | None:
+    """The root node of a built-in kind; shared, so its resolved children are reused."""
     name = definition_name_for(group, version, kind)
     if name is None:
         return None
     return SchemaNode(definitions()[name])
 
 
+_ITEMS = object()  # key of the list-items child in SchemaNode._children
+
+
 class SchemaNode:
     """A position in a schema; resolves `$ref` and allOf-wrapped refs transparently."""
 
-    __slots__ = ("schema", "_defs")
+    __slots__ = ("schema", "_defs", "_children")
 
     def __init__(self, schema: dict, defs: dict[str, dict] | None = None) -> None:
         self._defs = defs if defs is not None else definitions()
         self.schema = self._resolve(schema)
+        # resolved children, so walking the same schema again (every request) costs lookups only
+        self._children: dict[object, SchemaNode | None] = {}
 
     @classmethod
     def from_crd_schema(cls, schema: dict) -> SchemaNode:
@@ -149,6 +156,16 @@ class SchemaNode:
 
     def field(self, name: str) -> SchemaNode | None:
         """The schema of property `name`, or of map values when this is a map."""
+        try:
+            return self._children[name]
+        except KeyError:
+            pass
+        child = self._field(name)
+        if len(self._children) < 4096:
+            self._children[name] = child
+        return child
+
+    def _field(self, name: str) -> SchemaNode | None:
         props = self.properties
         if name in props:
             return self._wrap(props[name])
@@ -158,8 +175,14 @@ class SchemaNode:
         return None
 
     def items(self) -> SchemaNode | None:
+        try:
+            return self._children[_ITEMS]
+        except KeyError:
+            pass
         items = self.schema.get("items")
-        return self._wrap(items) if isinstance(items, dict) else None
+        child = self._wrap(items) if isinstance(items, dict) else None
+        self._children[_ITEMS] = child
+        return child
 
     @property
     def is_map(self) -> bool:

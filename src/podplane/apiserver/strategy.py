@@ -19,7 +19,7 @@ from podplane.api.errors import Cause
 from podplane.api.jsonvalue import copy_json
 from podplane.api.meta import new_uid, now_rfc3339
 from podplane.api.registry import ResourceInfo
-from podplane.api.schema import SchemaNode
+from podplane.api.schema import SchemaNode, node_for_kind
 
 __all__ = ["Strategy"]
 
@@ -66,12 +66,21 @@ class Strategy:
 
     def __init__(self, *, default_toleration_seconds: int = 300) -> None:
         self.default_toleration_seconds = default_toleration_seconds
+        self._crd_nodes: dict[int, tuple[dict, SchemaNode]] = {}
 
     def schema_for(self, info: ResourceInfo) -> SchemaNode | None:
-        from podplane.api.schema import node_for_kind
-
         if info.custom:
-            return SchemaNode.from_crd_schema(info.schema) if info.schema else None
+            if not info.schema:
+                return None
+            # one root node per registered CRD version (the entry keeps the schema alive, so
+            # its id cannot be reused while cached)
+            cached = self._crd_nodes.get(id(info.schema))
+            if cached is None or cached[0] is not info.schema:
+                if len(self._crd_nodes) > 256:
+                    self._crd_nodes.clear()
+                cached = (info.schema, SchemaNode.from_crd_schema(info.schema))
+                self._crd_nodes[id(info.schema)] = cached
+            return cached[1]
         return node_for_kind(info.group, info.version, info.kind)
 
     def has_generation(self, info: ResourceInfo) -> bool:
