@@ -77,6 +77,7 @@ async def serve(settings: ServerSettings, stop: asyncio.Event, started: asyncio.
     runner: web.AppRunner | None = None
     compactor: asyncio.Task | None = None
     components: list[asyncio.Task] = []
+    clients: list[Client] = []
     try:
         try:
             await api.bootstrap()
@@ -85,7 +86,7 @@ async def serve(settings: ServerSettings, stop: asyncio.Event, started: asyncio.
 
         ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_ctx.load_cert_chain(pki.serving_cert, pki.serving_key)
-        runner = web.AppRunner(api.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        runner = web.AppRunner(api.app(), access_log=None, handle_signals=False, shutdown_timeout=0.5)  # watches never finish by themselves
         await runner.setup()
         site = web.TCPSite(runner, settings.apiserver.bind_address, settings.apiserver.port, ssl_context=ssl_ctx,
                            reuse_address=True, backlog=1024)
@@ -106,7 +107,7 @@ async def serve(settings: ServerSettings, stop: asyncio.Event, started: asyncio.
         compactor = asyncio.create_task(run_compactor(
             backend, interval=settings.storage.compact_interval, retain=settings.storage.compact_retain,
             stop=stop))
-        components = _start_components(settings, server_url, pki)
+        components, clients = _start_components(settings, server_url, pki)
         if started is not None:
             started.set()
         await stop.wait()
@@ -118,6 +119,9 @@ async def serve(settings: ServerSettings, stop: asyncio.Event, started: asyncio.
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.close()
         if runner is not None:
             await runner.cleanup()
         await backend.close()
@@ -129,13 +133,15 @@ def _component_client(server_url: str, pki, component: str) -> Client:
     return Client(transport, field_manager=component)
 
 
-def _start_components(settings: ServerSettings, server_url: str, pki) -> list[asyncio.Task]:
+def _start_components(settings: ServerSettings, server_url: str, pki) -> tuple[list[asyncio.Task], list[Client]]:
     """Controllers and scheduler talk to this apiserver through the API, like upstream."""
     tasks: list[asyncio.Task] = []
+    clients: list[Client] = []
     local_url = f"https://127.0.0.1:{settings.apiserver.port}" if settings.apiserver.bind_address in (
         "0.0.0.0", "127.0.0.1", "::") else server_url
     if settings.controllers.enabled:
         client = _component_client(local_url, pki, "kube-controller-manager")
+        clients.append(client)
         tasks.append(asyncio.create_task(_supervise("controllers", lambda: run_controllers(ControllerContext(
             client=client, informers=InformerFactory(client), settings=settings.controllers))),
             name="controllers"))
@@ -146,10 +152,11 @@ def _start_components(settings: ServerSettings, server_url: str, pki) -> list[as
             log.warning("scheduler is not available: %s", e)
         else:
             client = _component_client(local_url, pki, "default-scheduler")
+            clients.append(client)
             tasks.append(asyncio.create_task(_supervise(
                 "scheduler", lambda: run_scheduler(client, InformerFactory(client), settings.scheduler)),
                 name="scheduler"))
-    return tasks
+    return tasks, clients
 
 
 async def _supervise(name: str, run) -> None:
