@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podplane.api.errors import ApiError, Cause, bad_request
-from podplane.api.jsonvalue import copy_json
+from podplane.api.jsonvalue import copy_json, json_equal
 from podplane.api.schema import SchemaNode
 
 __all__ = [
@@ -55,18 +55,6 @@ _STRIPPED: frozenset[Path] = frozenset(
 
 
 # --------------------------------------------------------------------------- JSON helpers
-
-
-def _json_eq(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_json_eq(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(map(_json_eq, a, b))
-    return type(a) is type(b) and a == b
 
 
 def _integral(value: Any) -> Any:
@@ -356,7 +344,7 @@ def _compare(lhs: Any, rhs: Any, node: SchemaNode | None, path: Path, res: _Comp
             res.added.add(path)
         elif rhs is _ABSENT:
             res.removed.add(path)
-        elif not _json_eq(lhs, rhs):
+        elif not json_equal(lhs, rhs):
             res.modified.add(path)
 
     def item_hook() -> None:
@@ -843,7 +831,7 @@ def server_side_apply(live: dict | None, applied: dict, *, manager: str, schema:
                  for k, e in managers.items()}
         entry = _Entry(manager, "Apply", api_version, subresource, None, set())
         new = _apply_once(live_obj, config, trial, entry, force_, schema, ignored_paths)
-        if entry.key in trial and not _json_eq(new, live_obj):
+        if entry.key in trial and not json_equal(new, live_obj):
             trial[entry.key].time = now
         return new, trial
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MAX_DEPTH", "TooDeepError", "copy_json", "depth", "dumps"]
+__all__ = ["MAX_DEPTH", "TooDeepError", "copy_json", "depth", "dumps", "json_equal"]
 
 MAX_DEPTH = 1024
 """Deepest nesting of objects and arrays a request body (and a stored object) may have."""
@@ -35,6 +35,19 @@ class TooDeepError(ValueError):
         super().__init__(f"exceeded max depth of {limit} nested objects and arrays (found {found})")
         self.found = found
         self.limit = limit
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: numbers compare numerically, booleans are not numbers."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(json_equal, a, b))
+    return type(a) is type(b) and a == b
 
 
 def depth(value: Any) -> int:

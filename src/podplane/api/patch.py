@@ -25,6 +25,7 @@ import copy
 from typing import Any
 
 from podplane.api.errors import ApiError, bad_request
+from podplane.api.jsonvalue import json_equal
 from podplane.api.schema import SchemaNode
 
 __all__ = [
@@ -45,19 +46,6 @@ def _unprocessable() -> ApiError:
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def _json_eq(a: Any, b: Any) -> bool:
-    """JSON equality: numbers compare numerically, booleans are not numbers."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_json_eq(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(map(_json_eq, a, b))
-    return type(a) is type(b) and a == b
 
 
 def _json_kind(value: Any) -> str:
@@ -237,7 +225,7 @@ def _apply_op(doc: Any, op: dict) -> Any:
             if value is None and tokens and isinstance(_resolve(doc, tokens[:-1]), dict):
                 return doc
             raise
-        if not _json_eq(current, value):
+        if not json_equal(current, value):
             raise _OpError(f"testing value {op.get('path')} failed: test failed")
         return doc
     raise _OpError(f"Unexpected kind: {kind}")
@@ -353,7 +341,7 @@ def _key_eq(a: Any, b: Any) -> bool:
     # Go's == on interface{} values; maps and slices never compare equal here
     if isinstance(a, dict | list) or isinstance(b, dict | list):
         return False
-    return _json_eq(a, b)
+    return json_equal(a, b)
 
 
 def _extract_key(key: str, prefix: str, error: str) -> str:

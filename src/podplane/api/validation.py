@@ -56,6 +56,8 @@ __all__ = [
     "is_dns1123_subdomain",
     "is_qualified_name",
     "is_valid_label_value",
+    "label_key_errors",
+    "label_value_errors",
     "parse_quantity",
     "prune",
     "strict_decoding_message",
@@ -263,12 +265,7 @@ def is_dns1123_label(value: str) -> list[str]:
 
 
 def is_dns1123_subdomain(value: str) -> list[str]:
-    errs = []
-    if len(value) > 253:
-        errs.append(_max_len_error(253))
-    if not _RE_DNS1123_SUBDOMAIN.match(value):
-        errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return _dns1123_subdomain_errors(value, content=False)
 
 
 def is_dns1035_label(value: str) -> list[str]:
@@ -280,7 +277,29 @@ def is_dns1035_label(value: str) -> list[str]:
     return errs
 
 
-def is_qualified_name(value: str) -> list[str]:
+# Label keys and values. Two flavours share one implementation: object validation follows
+# apimachinery's IsQualifiedName/IsValidLabelValue (lengths in characters, "characters" in
+# the message, regexes anchored with ^...$), label selector parsing follows the newer
+# content.IsLabelKey/IsLabelValue (lengths in UTF-8 bytes, "bytes", whole-string match, "a
+# valid label key"). `content` picks the latter.
+def _length_errors(value: str, limit: int, content: bool) -> list[str]:
+    if content:
+        return [f"must be no more than {limit} bytes"] if len(value.encode()) > limit else []
+    return [_max_len_error(limit)] if len(value) > limit else []
+
+
+def _matches(regex: re.Pattern, value: str, content: bool) -> bool:
+    return (regex.fullmatch(value) if content else regex.match(value)) is not None
+
+
+def _dns1123_subdomain_errors(value: str, *, content: bool) -> list[str]:
+    errs = _length_errors(value, 253, content)
+    if not _matches(_RE_DNS1123_SUBDOMAIN, value, content):
+        errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return errs
+
+
+def _qualified_name_errors(value: str, *, content: bool) -> list[str]:
     errs: list[str] = []
     parts = value.split("/")
     if len(parts) == 1:
@@ -290,26 +309,43 @@ def is_qualified_name(value: str) -> list[str]:
         if not prefix:
             errs.append("prefix part must be non-empty")
         else:
-            errs.extend("prefix part " + m for m in is_dns1123_subdomain(prefix))
+            errs.extend("prefix part " + m for m in _dns1123_subdomain_errors(prefix, content=content))
     else:
-        return ["a qualified name " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
+        what = "a valid label key " if content else "a qualified name "
+        return [what + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
                 + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
     if not name:
         errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part " + _max_len_error(63))
-    if not _RE_QNAME.match(name):
+    else:
+        errs.extend("name part " + m for m in _length_errors(name, 63, content))
+    if not _matches(_RE_QNAME, name, content):
         errs.append("name part " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc"))
     return errs
 
 
-def is_valid_label_value(value: str) -> list[str]:
-    errs = []
-    if len(value) > 63:
-        errs.append(_max_len_error(63))
-    if not _RE_LABEL_VALUE.match(value):
+def _label_value_errors(value: str, *, content: bool) -> list[str]:
+    errs = _length_errors(value, 63, content)
+    if not _matches(_RE_LABEL_VALUE, value, content):
         errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
     return errs
+
+
+def is_qualified_name(value: str) -> list[str]:
+    return _qualified_name_errors(value, content=False)
+
+
+def is_valid_label_value(value: str) -> list[str]:
+    return _label_value_errors(value, content=False)
+
+
+def label_key_errors(key: str) -> list[str]:
+    """content.IsLabelKey: problems with a label key (qualified name), empty when valid."""
+    return _qualified_name_errors(key, content=True)
+
+
+def label_value_errors(value: str) -> list[str]:
+    """content.IsLabelValue: problems with a label value, empty when valid."""
+    return _label_value_errors(value, content=True)
 
 
 def _is_config_key(value: str) -> list[str]:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from podplane.api.errors import ApiError
 from podplane.api.meta import format_time, parse_time
+from podplane.api.scheduling import toleration_tolerates_taint
 from podplane.client.informer import key_of, split_key
 from podplane.client.workqueue import WorkQueue
 
@@ -84,25 +85,14 @@ INITIAL, NORMAL, PARTIAL_DISRUPTION, FULL_DISRUPTION = "Initial", "Normal", "Par
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """upstream Toleration.ToleratesTaint."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
+tolerates = toleration_tolerates_taint  # shared predicate, see podplane.api.scheduling
 
 
 def matching_tolerations(taints: list[dict], tolerations: list[dict]) -> tuple[bool, list[dict]]:
     """Whether every taint is tolerated, and the first toleration matching each one."""
     used = []
     for taint in taints:
-        match = next((t for t in tolerations if tolerates(t, taint)), None)
+        match = next((t for t in tolerations if toleration_tolerates_taint(t, taint)), None)
         if match is None:
             return False, []
         used.append(match)

@@ -20,6 +20,13 @@ from functools import lru_cache
 from typing import Any
 
 from podplane.api.errors import ApiError
+from podplane.api.scheduling import (
+    NodeSelectorMatcher,
+    compile_term,
+    find_untolerated_taint,
+    required_node_affinity,
+    toleration_tolerates_taint,
+)
 from podplane.api.selectors import NOTHING, LabelSelector, selector_from_dict
 from podplane.api.validation import parse_quantity
 
@@ -178,127 +185,9 @@ def pod_requests(spec: dict, *, non_zero: bool = False) -> Resource:
     return total
 
 
-# -- tolerations ----------------------------------------------------------------------------------
-def tolerates_taint(toleration: dict, taint: dict) -> bool:
-    """v1.Toleration.ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return op == "Exists"
-
-
-def untolerated_taint(taints: list[dict] | tuple[dict, ...], tolerations: list[dict]) -> dict | None:
-    """The first taint that no toleration tolerates (v1helper.FindMatchingUntoleratedTaint)."""
-    for taint in taints:
-        if not any(tolerates_taint(t, taint) for t in tolerations):
-            return taint
-    return None
-
-
-# -- node selectors ---------------------------------------------------------------------------------
-def _parse_int(text: str) -> int | None:
-    try:
-        return int(text, 10)
-    except (TypeError, ValueError):
-        return None
-
-
-def _compile_requirement(req: dict, fields: bool) -> tuple | None:
-    """(key, operator, values) ready to evaluate, or None if the requirement is invalid."""
-    key = req.get("key") or ""
-    op = req.get("operator") or ""
-    values = [str(v) for v in req.get("values") or ()]
-    if not key:
-        return None
-    if fields:
-        # Only metadata.name with In/NotIn and exactly one value is valid for matchFields.
-        if key != "metadata.name" or op not in ("In", "NotIn") or len(values) != 1:
-            return None
-        return (key, op, frozenset(values))
-    if op in ("In", "NotIn"):
-        return (key, op, frozenset(values)) if values else None
-    if op in ("Exists", "DoesNotExist"):
-        return (key, op, None) if not values else None
-    if op in ("Gt", "Lt"):
-        if len(values) != 1 or _parse_int(values[0]) is None:
-            return None
-        return (key, op, _parse_int(values[0]))
-    return None
-
-
-def _requirement_matches(req: tuple, labels: dict) -> bool:
-    key, op, want = req
-    if op == "In":
-        return key in labels and labels[key] in want
-    if op == "NotIn":
-        return key not in labels or labels[key] not in want
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    if key not in labels:
-        return False
-    have = _parse_int(labels[key])
-    if have is None:
-        return False
-    return have > want if op == "Gt" else have < want
-
-
-class _Term:
-    __slots__ = ("expressions", "fields")
-
-    def __init__(self, expressions: tuple, fields: tuple) -> None:
-        self.expressions = expressions
-        self.fields = fields
-
-    def matches(self, labels: dict, name: str) -> bool:
-        for req in self.expressions:
-            if not _requirement_matches(req, labels):
-                return False
-        return all(_requirement_matches(req, {"metadata.name": name}) for req in self.fields)
-
-
-def compile_term(term: dict | None) -> _Term | None:
-    """A NodeSelectorTerm; None when empty or invalid (such a term matches no node)."""
-    term = term or {}
-    exprs = [_compile_requirement(r, False) for r in term.get("matchExpressions") or ()]
-    fields = [_compile_requirement(r, True) for r in term.get("matchFields") or ()]
-    if (not exprs and not fields) or None in exprs or None in fields:
-        return None
-    return _Term(tuple(exprs), tuple(fields))
-
-
-class NodeSelectorMatcher:
-    """A pod's hard node constraints: spec.nodeSelector AND required node affinity
-    (nodeaffinity.RequiredNodeAffinity). The terms of the affinity are ORed."""
-
-    __slots__ = ("node_selector", "terms")
-
-    def __init__(self, node_selector: dict | None, required: dict | None) -> None:
-        self.node_selector = tuple((k, str(v)) for k, v in (node_selector or {}).items())
-        if required is None:
-            self.terms: tuple[_Term, ...] | None = None
-        else:
-            self.terms = tuple(t for t in (compile_term(x) for x in required.get("nodeSelectorTerms") or ())
-                               if t is not None)
-
-    @property
-    def empty(self) -> bool:
-        return not self.node_selector and self.terms is None
-
-    def matches(self, labels: dict, name: str) -> bool:
-        for k, v in self.node_selector:
-            if labels.get(k) != v:
-                return False
-        if self.terms is None:
-            return True
-        return any(t.matches(labels, name) for t in self.terms)
+# -- tolerations and node selectors (shared with the controllers; see podplane.api.scheduling) ----
+tolerates_taint = toleration_tolerates_taint
+untolerated_taint = find_untolerated_taint
 
 
 # -- inter-pod affinity terms -------------------------------------------------------------------------
@@ -410,9 +299,8 @@ class PodInfo:
     @property
     def node_matcher(self) -> NodeSelectorMatcher:
         if self._node_matcher is None:
-            required = ((self.spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-                "requiredDuringSchedulingIgnoredDuringExecution")
-            self._node_matcher = NodeSelectorMatcher(self.spec.get("nodeSelector"), required)
+            self._node_matcher = NodeSelectorMatcher(self.spec.get("nodeSelector"),
+                                                     required_node_affinity(self.spec))
         return self._node_matcher
 
     def __repr__(self) -> str:

@@ -7,7 +7,7 @@ import json
 import orjson
 import pytest
 
-from podplane.api.jsonvalue import MAX_DEPTH, TooDeepError, copy_json, depth, dumps
+from podplane.api.jsonvalue import MAX_DEPTH, TooDeepError, copy_json, depth, dumps, json_equal
 
 
 def nested(levels: int, leaf: object = None) -> dict:
@@ -60,3 +60,18 @@ def test_dumps_writes_integers_beyond_64_bits():
     assert dumps({"big": 2**70, "neg": -(2**64)}) == b'{"big":1180591620717411303424,"neg":-18446744073709551616}'
     deep = nested(400, leaf={"big": 2**70})
     assert json.loads(dumps(deep)) == deep
+
+
+@pytest.mark.parametrize(("a", "b", "want"), [
+    (1, 1.0, True),
+    (True, 1, False),
+    (False, False, True),
+    ({"a": [1, {"b": 2.0}]}, {"a": [1, {"b": 2}]}, True),
+    ({"a": 1}, {"a": 1, "b": None}, False),
+    ([1, 2], [2, 1], False),
+    ("1", 1, False),
+    (None, None, True),
+])
+def test_json_equal(a, b, want):
+    assert json_equal(a, b) is want
+    assert json_equal(b, a) is want

@@ -704,3 +704,28 @@ def test_validate_reports_wrong_types_instead_of_crashing():
     causes = validate(info("apps", "Deployment"), {"metadata": {"name": 5, "namespace": "default"}, "spec": {}})
     assert [(c.field, c.reason) for c in causes] == [("", "FieldValueTypeInvalid")]
     assert "cannot unmarshal number into Go struct field ObjectMeta.metadata.name of type string" in causes[0].message
+
+
+def test_label_validation_flavours_share_one_implementation():
+    from podplane.api.validation import (
+        is_qualified_name,
+        is_valid_label_value,
+        label_key_errors,
+        label_value_errors,
+    )
+    # object validation (IsQualifiedName / IsValidLabelValue): characters, ^...$ anchors
+    assert is_qualified_name("k" * 64) == ["name part must be no more than 63 characters"]
+    assert is_valid_label_value("v" * 64) == ["must be no more than 63 characters"]
+    assert is_valid_label_value("abc\n") == []
+    assert is_qualified_name("a/b/c")[0].startswith("a qualified name ")
+    # selector parsing (content.IsLabelKey / IsLabelValue): bytes, whole-string match
+    assert label_key_errors("k" * 64) == ["name part must be no more than 63 bytes"]
+    assert label_value_errors("v" * 64) == ["must be no more than 63 bytes"]
+    assert label_value_errors("abc\n") != []
+    assert label_key_errors("a/b/c")[0].startswith("a valid label key ")
+    for check in (is_qualified_name, label_key_errors):
+        assert check("example.com/my-key") == []
+        assert check("/a") == ["prefix part must be non-empty"]
+    for check in (is_valid_label_value, label_value_errors):
+        assert check("") == []
+        assert check("my_value.1") == []

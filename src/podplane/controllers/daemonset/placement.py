@@ -14,13 +14,21 @@ and `pkg/controller/daemon/util`):
   `matchFields metadata.name In [node]`, which the default scheduler honours.
 - `target_node(pod)`: the node a daemon pod is for, bound or not yet.
 
-Neighbours: `daemonset.controller` calls these; the scheduler has its own copies of the
-affinity/taint predicates because components never import each other.
+Neighbours: `daemonset.controller` calls these; the affinity/taint predicates themselves
+live in `podplane.api.scheduling`, shared with the scheduler.
 """
 
 from __future__ import annotations
 
 import copy
+
+from podplane.api.scheduling import (
+    HARD_TAINT_EFFECTS,
+    NODE_NAME_FIELD,
+    NodeSelectorMatcher,
+    find_untolerated_taint,
+    toleration_tolerates_taint,
+)
 
 __all__ = [
     "DAEMON_TOLERATIONS",
@@ -32,8 +40,6 @@ __all__ = [
     "target_node",
     "tolerates",
 ]
-
-NODE_NAME_FIELD = "metadata.name"
 
 # upstream util.AddOrUpdateDaemonPodTolerations; NoExecute ones carry no tolerationSeconds so the
 # node lifecycle controller never evicts a daemon pod from a NotReady/unreachable node.
@@ -72,79 +78,13 @@ def add_daemon_tolerations(spec: dict) -> dict:
     return spec
 
 
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """upstream Toleration.ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
-
-
-def find_untolerated_taint(taints: list[dict], tolerations: list[dict], effects: tuple[str, ...]) -> dict | None:
-    for taint in taints or ():
-        if taint.get("effect") not in effects:
-            continue
-        if not any(tolerates(t, taint) for t in tolerations or ()):
-            return taint
-    return None
-
-
-def _requirement_matches(req: dict, value: str | None) -> bool:
-    op = req.get("operator")
-    values = req.get("values") or []
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt"):
-        try:
-            have, bound = int(value or ""), int(values[0])
-        except (ValueError, IndexError):
-            return False
-        return have > bound if op == "Gt" else have < bound
-    return False
-
-
-def _term_matches(term: dict, node: dict) -> bool:
-    expressions = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not expressions and not fields:
-        return False  # an empty term selects no node (upstream nodeaffinity)
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    for req in expressions:
-        if not _requirement_matches(req, labels.get(req.get("key", ""))):
-            return False
-    for req in fields:
-        if req.get("key") != NODE_NAME_FIELD:
-            return False
-        if not _requirement_matches(req, node["metadata"]["name"]):
-            return False
-    return True
+# Shared predicates (podplane.api.scheduling); the old names stay for callers.
+tolerates = toleration_tolerates_taint
 
 
 def node_matches_affinity(spec: dict, node: dict) -> bool:
     """nodeSelector AND required node affinity (terms ORed), as GetRequiredNodeAffinity.Match."""
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    for key, value in (spec.get("nodeSelector") or {}).items():
-        if labels.get(key) != value:
-            return False
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution"))
-    if required is None:
-        return True
-    return any(_term_matches(term, node) for term in required.get("nodeSelectorTerms") or ())
+    return NodeSelectorMatcher.for_pod_spec(spec).matches_node(node)
 
 
 def node_should_run(node: dict, ds: dict) -> tuple[bool, bool]:
@@ -158,7 +98,7 @@ def node_should_run(node: dict, ds: dict) -> tuple[bool, bool]:
     spec["tolerations"] = copy.deepcopy(spec.get("tolerations") or [])
     add_daemon_tolerations(spec)
     taints = (node.get("spec") or {}).get("taints") or []
-    if find_untolerated_taint(taints, spec["tolerations"], ("NoSchedule", "NoExecute")) is None:
+    if find_untolerated_taint(taints, spec["tolerations"], HARD_TAINT_EFFECTS) is None:
         return True, True
     evicting = find_untolerated_taint(taints, spec["tolerations"], ("NoExecute",))
     return False, evicting is None

@@ -10,6 +10,7 @@ Pods without any of these skip both extension points.
 
 from __future__ import annotations
 
+from podplane.api.scheduling import compile_term
 from podplane.scheduler.framework import (
     MAX_NODE_SCORE,
     NODE_ADD,
@@ -26,7 +27,6 @@ from podplane.scheduler.framework import (
     Status,
     default_normalize_score,
 )
-from podplane.scheduler.nodeinfo import compile_term
 
 __all__ = ["NAME", "REASON", "NodeAffinity", "new", "preferred_terms"]
 

@@ -8,6 +8,7 @@ nodes, so the common case (none) costs nothing per node.
 
 from __future__ import annotations
 
+from podplane.api.scheduling import toleration_tolerates_taint
 from podplane.scheduler.framework import (
     NODE_ADD,
     NODE_TAINT,
@@ -18,7 +19,6 @@ from podplane.scheduler.framework import (
     PodInfo,
     Status,
 )
-from podplane.scheduler.nodeinfo import tolerates_taint
 
 __all__ = ["NAME", "REASON", "NodeUnschedulable", "new"]
 
@@ -39,7 +39,7 @@ class NodeUnschedulable(FilterPlugin):
                      rejected: dict[str, Status]) -> list[NodeInfo]:
         if self.handle.cache.unschedulable_nodes <= 0:
             return nodes  # no node is cordoned
-        if any(tolerates_taint(t, UNSCHEDULABLE_TAINT) for t in pod.tolerations):
+        if any(toleration_tolerates_taint(t, UNSCHEDULABLE_TAINT) for t in pod.tolerations):
             return nodes
         passed = []
         for node in nodes:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from podplane.api.errors import ApiError
 from podplane.api.meta import controller_ref
+from podplane.api.scheduling import find_untolerated_taint
 from podplane.api.selectors import LabelSelector, selector_from_dict, selector_from_set
 from podplane.scheduler.framework import (
     ASSIGNED_POD_ADD,
@@ -46,7 +47,6 @@ from podplane.scheduler.framework import (
     ScorePlugin,
     Status,
 )
-from podplane.scheduler.nodeinfo import untolerated_taint
 
 __all__ = ["LABEL_NOT_MATCH_REASON", "NAME", "NOT_MATCH_REASON", "Constraint", "PodTopologySpread", "new"]
 
@@ -82,7 +82,7 @@ class Constraint:
         if self.node_affinity_policy == "Honor" and not pod.node_matcher.matches(node.labels, node.name):
             return False
         return not (self.node_taints_policy == "Honor" and node.hard_taints
-                    and untolerated_taint(node.hard_taints, pod.tolerations) is not None)
+                    and find_untolerated_taint(node.hard_taints, pod.tolerations) is not None)
 
 
 def parse_constraints(raw: list[dict], pod_labels: dict, action: str) -> list[Constraint]:

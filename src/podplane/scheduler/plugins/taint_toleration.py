@@ -10,6 +10,7 @@ PreScore skips the plugin (same outcome, no per-node work).
 
 from __future__ import annotations
 
+from podplane.api.scheduling import find_untolerated_taint, toleration_tolerates_taint
 from podplane.scheduler.framework import (
     MAX_NODE_SCORE,
     NODE_ADD,
@@ -25,7 +26,6 @@ from podplane.scheduler.framework import (
     Status,
     default_normalize_score,
 )
-from podplane.scheduler.nodeinfo import tolerates_taint, untolerated_taint
 
 __all__ = ["NAME", "TaintToleration", "new", "untolerated_reason"]
 
@@ -64,7 +64,7 @@ class TaintToleration(FilterPlugin, PreScorePlugin, ScorePlugin):
             if not node.hard_taints:
                 passed.append(node)
                 continue
-            taint = untolerated_taint(node.hard_taints, tolerations)
+            taint = find_untolerated_taint(node.hard_taints, tolerations)
             if taint is None:
                 passed.append(node)
             else:
@@ -83,7 +83,7 @@ class TaintToleration(FilterPlugin, PreScorePlugin, ScorePlugin):
         tolerations = state.read(_STATE_KEY)
         if tolerations is None:
             tolerations = [t for t in pod.tolerations if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"]
-        return [sum(1 for taint in n.prefer_no_schedule_taints if not any(tolerates_taint(t, taint) for t in tolerations))
+        return [sum(1 for taint in n.prefer_no_schedule_taints if not any(toleration_tolerates_taint(t, taint) for t in tolerations))
                 if n.prefer_no_schedule_taints else 0 for n in nodes]
 
     def normalize_scores(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:

@@ -25,6 +25,7 @@ import asyncio
 import time
 
 from podplane.api.errors import ApiError
+from podplane.api.scheduling import compile_term
 from podplane.api.selectors import selector_from_dict
 from podplane.scheduler.framework import (
     NODE_ADD,
@@ -43,7 +44,7 @@ from podplane.scheduler.framework import (
     ReservePlugin,
     Status,
 )
-from podplane.scheduler.nodeinfo import compile_term, value
+from podplane.scheduler.nodeinfo import value
 
 __all__ = ["BIND_CONFLICT_REASON", "NAME", "NODE_CONFLICT_REASON", "SELECTED_NODE_ANNOTATION", "VolumeBinding",
            "new"]
