@@ -25,6 +25,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -199,25 +200,24 @@ class ResourceHandler:
                 if wanted > current:
                     raise ApiError(504, "Timeout", f"Too large resource version: {wanted}, current: {current}",
                                    retry_after=1)
+        table = wants_table(request.headers.get("Accept"))
         page = await self.store.list(info, target.namespace, labels=labels, fields=fields, limit=limit,
-                                     continue_token=q.get("continue", ""), revision=revision)
+                                     continue_token=q.get("continue", ""), revision=revision, raw=not table)
         list_meta: dict = {"resourceVersion": str(page.revision)}
         if page.continue_token:
             list_meta["continue"] = page.continue_token
         if page.remaining is not None:
             list_meta["remainingItemCount"] = page.remaining
-        if wants_table(request.headers.get("Accept")):
-            table = printers.build_table(info, page.items, now=_now(),
-                                         include_object=q.get("includeObject", "Metadata"),
-                                         resource_version=str(page.revision),
-                                         continue_token=page.continue_token, remaining=page.remaining)
-            return json_response(table, 200, TABLE_CONTENT_TYPE)
-        for item in page.items:
-            item.setdefault("apiVersion", info.api_version)
-            item.setdefault("kind", info.kind)
-        body = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": list_meta,
-                "items": page.items}
-        return json_response(body)
+        if table:
+            doc = printers.build_table(info, page.items, now=_now(),
+                                       include_object=q.get("includeObject", "Metadata"),
+                                       resource_version=str(page.revision),
+                                       continue_token=page.continue_token, remaining=page.remaining)
+            return json_response(doc, 200, TABLE_CONTENT_TYPE)
+        # stored objects carry apiVersion and kind; their bytes are spliced, not re-encoded
+        head = orjson.dumps({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": list_meta})
+        body = head[:-1] + b',"items":[' + b",".join(page.raw or ()) + b"]}"
+        return web.Response(body=body, status=200, headers={"Content-Type": "application/json"})
 
     # -- body handling -------------------------------------------------------------------
     async def _read_object(self, request: web.Request, target: Target, ctx: RequestContext,
