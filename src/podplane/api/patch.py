@@ -25,7 +25,7 @@ import copy
 from typing import Any
 
 from podplane.api.errors import ApiError, bad_request
-from podplane.api.jsonvalue import json_equal
+from podplane.api.jsonvalue import copy_json, json_equal
 from podplane.api.schema import SchemaNode
 
 __all__ = [
@@ -679,8 +679,8 @@ def apply_strategic_merge_patch(doc: Any, patch: Any, schema: SchemaNode | None)
     if not isinstance(patch, dict):
         raise bad_request(
             f"json: cannot unmarshal {_json_kind(patch)} into Go value of type map[string]interface {{}}")
-    original = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    original = copy_json(doc) if isinstance(doc, dict) else {}
     try:
-        return _merge_map(original, copy.deepcopy(patch), schema)
+        return _merge_map(original, copy_json(patch), schema)
     except _SmpError as e:
         raise e.to_api_error() from e
