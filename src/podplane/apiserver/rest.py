@@ -283,11 +283,6 @@ class ResourceHandler:
             ctx.warnings.extend(p for p in problems if p not in ctx.warnings)
         return body if node is None else validation.prune(body, node)
 
-    def _admit_namespace(self, info: ResourceInfo, namespace: str | None):
-        if not info.namespaced:
-            return None
-        return namespace
-
     async def _namespace_lifecycle(self, info: ResourceInfo, namespace: str) -> None:
         ns_info = self.registry.get("", "v1", "namespaces")
         ns = await self.store.get_or_none(ns_info, None, namespace)
