@@ -147,6 +147,28 @@ def _cmd_kubectl(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _cmd_image(args: argparse.Namespace) -> int:
+    from podplane.agent.images import ImageError, Images
+
+    images = Images(os.path.abspath(args.data_dir))
+    try:
+        if args.image_command == "import":
+            for path in args.files:
+                print(f"importing {path} ...", flush=True)
+                for record in images.import_archive(path, name=args.name or None):
+                    print(f"imported {record.name} ({len(record.layers)} layers, {record.size} bytes)")
+        else:
+            records = images.list()
+            if not records:
+                print("no imported images; host images from the catalog are always available")
+            for record in records:
+                print(f"{record.name}\t{record.config_digest[:19]}\t{record.size}")
+    except ImageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="podplane",
@@ -191,6 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--fake-start-delay", type=float, default=0.05,
                        help="seconds a simulated container takes to start (default: %(default)s)")
     agent.set_defaults(func=_cmd_agent)
+
+    image = sub.add_parser("image", help="manage the node's local images (OCI layouts, docker save archives)",
+                           description="Import images into the node agent's image cache so pods can use them "
+                                       "without a registry.")
+    image_sub = image.add_subparsers(dest="image_command", metavar="ACTION", required=True)
+    image_import = image_sub.add_parser("import", help="import OCI image layouts or `docker save` archives")
+    image_import.add_argument("files", nargs="+", help="an OCI layout directory or tar, or a docker save tar")
+    image_import.add_argument("--name", default="", help="image name to record when the archive has none")
+    image_import.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="agent data dir (default: %(default)s)")
+    image_list = image_sub.add_parser("list", help="list imported images")
+    image_list.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="agent data dir (default: %(default)s)")
+    image.set_defaults(func=_cmd_image)
 
     kubeconfig = sub.add_parser("kubeconfig", help="print the admin kubeconfig of a running cluster")
     kubeconfig.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
