@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from collections import OrderedDict
 
 import orjson
 from aiohttp import web
@@ -42,6 +43,9 @@ from podplane.storage import CompactedError, StorageError
 
 __all__ = ["WatchServer"]
 
+_EVENT_CACHE_SIZE = 4096
+"""Recent events kept decoded/encoded for the watchers still catching up with them."""
+
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
@@ -50,6 +54,9 @@ class WatchServer:
         self.store = store
         self.settings = settings
         self.active = 0
+        # shared by all watches: an event is decoded and JSON-encoded once, not per watcher
+        self._decoded: OrderedDict[tuple, dict] = OrderedDict()
+        self._encoded: OrderedDict[tuple, bytes] = OrderedDict()
 
     async def serve(self, request: web.Request, target: Target) -> web.StreamResponse:
         info, q = target.info, request.query
@@ -95,7 +102,7 @@ class WatchServer:
         })
         response.enable_chunked_encoding()
         await response.prepare(request)
-        stream = _EventWriter(response, info, as_table, q.get("includeObject", "Metadata"))
+        stream = _EventWriter(response, info, as_table, q.get("includeObject", "Metadata"), self._encoded)
         self.active += 1
         try:
             await self._stream(stream, info, target.namespace, labels, fields, start, initial, initial_end,
@@ -159,47 +166,73 @@ class WatchServer:
                 pending.cancel()
             watcher.close()
 
+    def _decode(self, kv, revision: int | None = None) -> dict:
+        """Decode once per event for all watchers of it (objects are shared, read-only)."""
+        key = (kv.key, kv.mod_revision, revision)
+        obj = self._decoded.get(key)
+        if obj is None:
+            obj = self.store.decode(kv, revision)
+            self._decoded[key] = obj
+            if len(self._decoded) > _EVENT_CACHE_SIZE:
+                self._decoded.popitem(last=False)
+        return obj
+
     async def _emit(self, out: _EventWriter, info: ResourceInfo, event, labels, fields) -> None:
         store = self.store
         revision = event.kv.mod_revision
         if event.type == "DELETE":
             prev = event.prev_kv or event.kv
-            obj = store.decode(prev, revision)
+            obj = self._decode(prev, revision)
             if store.matches(info, obj, labels, fields):
-                await out.send("DELETED", obj)
+                await out.send("DELETED", obj, (prev.key, revision, "prev"))
             return
-        obj = store.decode(event.kv)
+        obj = self._decode(event.kv)
         now_match = store.matches(info, obj, labels, fields)
+        cache_key = (event.kv.key, revision, "cur")
         if event.created or event.prev_kv is None:
             if now_match:
-                await out.send("ADDED", obj)
+                await out.send("ADDED", obj, cache_key)
             return
-        prev_obj = store.decode(event.prev_kv, revision)
+        prev_obj = self._decode(event.prev_kv, revision)
         was_match = store.matches(info, prev_obj, labels, fields)
         if now_match and was_match:
-            await out.send("MODIFIED", obj)
+            await out.send("MODIFIED", obj, cache_key)
         elif now_match:
-            await out.send("ADDED", obj)
+            await out.send("ADDED", obj, cache_key)
         elif was_match:
-            await out.send("DELETED", obj)
+            await out.send("DELETED", obj, cache_key)
 
 
 class _EventWriter:
     def __init__(self, response: web.StreamResponse, info: ResourceInfo, as_table: bool,
-                 include_object: str) -> None:
+                 include_object: str, encoded: OrderedDict | None = None) -> None:
         self.response = response
+        self.encoded = encoded if encoded is not None else OrderedDict()
         self.info = info
         self.as_table = as_table
         self.include_object = include_object
 
-    async def send(self, event_type: str, obj: dict) -> None:
+    async def send(self, event_type: str, obj: dict, cache_key: tuple | None = None) -> None:
         obj.setdefault("apiVersion", self.info.api_version)
         obj.setdefault("kind", self.info.kind)
         if self.as_table:
             obj = printers.build_table(self.info, [obj], now=dt.datetime.now(dt.UTC),
                                        include_object=self.include_object,
                                        resource_version=obj["metadata"].get("resourceVersion", ""))
-        await self.response.write(dumps({"type": event_type, "object": obj}) + b"\n")
+            await self.response.write(dumps({"type": event_type, "object": obj}) + b"\n")
+            return
+        line = None
+        if cache_key is not None:
+            # every JSON watcher of an event sends the same bytes: encode them once
+            cache_key = (event_type, *cache_key)
+            line = self.encoded.get(cache_key)
+        if line is None:
+            line = dumps({"type": event_type, "object": obj}) + b"\n"
+            if cache_key is not None:
+                self.encoded[cache_key] = line
+                if len(self.encoded) > _EVENT_CACHE_SIZE:
+                    self.encoded.popitem(last=False)
+        await self.response.write(line)
 
     async def bookmark(self, revision: int, initial_end: bool = False) -> None:
         meta: dict = {"resourceVersion": str(revision)}

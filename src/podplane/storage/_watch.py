@@ -40,6 +40,18 @@ BATCH_SIZE = 1_000
 HistoryReader = Callable[[str, int, int, int], list[Event]]
 
 
+def _bucket(prefix_or_key: str) -> str | None:
+    """The first three path segments (`/registry/<group>/<plural>/`), when complete.
+
+    Watchers whose prefix covers a whole bucket are indexed by it, so a write is offered
+    only to the watchers of its resource instead of to every watcher of the store (the
+    garbage collector alone watches every resource)."""
+    parts = prefix_or_key.split("/", 4)
+    if len(parts) == 5 and parts[0] == "" and all(parts[1:4]):
+        return "/".join(parts[:4]) + "/"
+    return None
+
+
 class WatchHub:
     """The set of live watchers of one store."""
 
@@ -47,19 +59,36 @@ class WatchHub:
         # Weak: a watcher its consumer dropped without close() stops receiving events
         # once collected, instead of filling its queue until it overflows.
         self._watchers: weakref.WeakSet[LogWatcher] = weakref.WeakSet()
+        self._by_bucket: dict[str, weakref.WeakSet[LogWatcher]] = {}
+        self._unbucketed: weakref.WeakSet[LogWatcher] = weakref.WeakSet()
 
     def __len__(self) -> int:
         return len(self._watchers)
 
     def add(self, watcher: LogWatcher) -> None:
         self._watchers.add(watcher)
+        bucket = _bucket(watcher.prefix)
+        if bucket is None:
+            self._unbucketed.add(watcher)
+        else:
+            self._by_bucket.setdefault(bucket, weakref.WeakSet()).add(watcher)
 
     def discard(self, watcher: LogWatcher) -> None:
         self._watchers.discard(watcher)
+        self._unbucketed.discard(watcher)
+        bucket = _bucket(watcher.prefix)
+        if bucket is not None and bucket in self._by_bucket:
+            self._by_bucket[bucket].discard(watcher)
 
     def publish(self, event: Event) -> None:
         # Copy: a watcher that overflows removes itself while we iterate.
-        for watcher in list(self._watchers):
+        bucket = _bucket(event.kv.key)
+        targets = list(self._unbucketed)
+        if bucket is not None and bucket in self._by_bucket:
+            targets += list(self._by_bucket[bucket])
+        elif bucket is None:
+            targets = list(self._watchers)
+        for watcher in targets:
             watcher.offer(event)
 
     def close_all(self) -> None:
@@ -80,6 +109,7 @@ class LogWatcher(Watcher):
     ) -> None:
         self._hub = hub
         self._prefix = prefix
+        self.prefix = prefix
         self._after_revision = after_revision
         self._replayed_to = after_revision  # history is delivered up to here
         self._replay_until = replay_until
