@@ -41,6 +41,7 @@ from podplane.api.selectors import (
     selector_to_string,
     validate_field_selector,
 )
+from podplane.api.storageclass import default_class
 from podplane.apiserver.objects import ObjectStore
 from podplane.apiserver.request import (
     Target,
@@ -304,14 +305,9 @@ class ResourceHandler:
         if "storageClassName" in spec:  # "" explicitly asks for no class
             return
         info = self.registry.get("storage.k8s.io", "v1", "storageclasses")
-        page = await self.store.list(info, None)
-        defaults = [sc for sc in page.items if ((sc["metadata"].get("annotations") or {}).get(
-            "storageclass.kubernetes.io/is-default-class") == "true")]
-        if defaults:
-            # upstream picks the newest default class when several are marked
-            newest = max(defaults, key=lambda sc: (sc["metadata"].get("creationTimestamp", ""),
-                                                   sc["metadata"]["name"]))
-            spec["storageClassName"] = newest["metadata"]["name"]
+        default = default_class((await self.store.list(info, None)).items)
+        if default is not None:
+            spec["storageClassName"] = default["metadata"]["name"]
 
     def _manager(self, request: web.Request, ctx: RequestContext) -> str:
         # validated with the request's options (_validate_request_options)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from podplane.api.storageclass import is_default_class
+
 from ._docs import DOCS
 from ._format import (
     ZERO_TIME,
@@ -1014,10 +1016,8 @@ PVC = Printer((
 
 
 def _storage_class_cells(obj: dict, now: datetime) -> list:
-    annotations = as_dict(get(obj, "metadata", "annotations"))
     name = _name(obj)
-    if ("true" in (annotations.get("storageclass.kubernetes.io/is-default-class"),
-                   annotations.get("storageclass.beta.kubernetes.io/is-default-class"))):
+    if is_default_class(obj):
         name += " (default)"
     return [name, as_str(obj.get("provisioner")), as_str(obj.get("reclaimPolicy")) or "Delete",
             as_str(obj.get("volumeBindingMode")) or "Immediate", obj.get("allowVolumeExpansion") is True,

@@ -14,8 +14,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from podplane.api.errors import ApiError
-from podplane.api.meta import parse_time
 from podplane.api.selectors import selector_from_dict
+from podplane.api.storageclass import (
+    ANN_BETA_DEFAULT_CLASS,
+    ANN_DEFAULT_CLASS,
+    default_class,
+    is_default_class,
+)
 from podplane.api.validation import parse_quantity
 
 __all__ = [
@@ -53,8 +58,6 @@ ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 """On a claim: the provisioner asked to create its volume."""
 ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
 """On a claim: the node the scheduler chose for its first consumer (WaitForFirstConsumer)."""
-ANN_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
-ANN_BETA_DEFAULT_CLASS = "storageclass.beta.kubernetes.io/is-default-class"
 ANN_BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 """Legacy class annotation on claims and volumes; it wins over spec.storageClassName."""
 
@@ -78,25 +81,6 @@ def volume_class(volume: dict) -> str:
     if ANN_BETA_STORAGE_CLASS in annotations:
         return annotations[ANN_BETA_STORAGE_CLASS]
     return (volume.get("spec") or {}).get("storageClassName") or ""
-
-
-def is_default_class(sclass: dict) -> bool:
-    annotations = _annotations(sclass)
-    return "true" in (annotations.get(ANN_DEFAULT_CLASS), annotations.get(ANN_BETA_DEFAULT_CLASS))
-
-
-def default_class(classes: list[dict]) -> dict | None:
-    """The default StorageClass; with several, the newest (upstream GetDefaultClass), then by name."""
-    defaults = [c for c in classes if is_default_class(c)]
-    if not defaults:
-        return None
-
-    def newest_first(c: dict):
-        created = c["metadata"].get("creationTimestamp")
-        stamp = parse_time(created).timestamp() if created else 0.0
-        return (-stamp, c["metadata"]["name"])
-
-    return sorted(defaults, key=newest_first)[0]
 
 
 def _quantity(value) -> Decimal:

@@ -27,6 +27,7 @@ import time
 from podplane.api.errors import ApiError
 from podplane.api.scheduling import compile_term
 from podplane.api.selectors import selector_from_dict
+from podplane.api.storageclass import ANN_DEFAULT_CLASS, default_class
 from podplane.scheduler.framework import (
     NODE_ADD,
     NODE_LABEL,
@@ -51,7 +52,7 @@ __all__ = ["BIND_CONFLICT_REASON", "NAME", "NODE_CONFLICT_REASON", "SELECTED_NOD
 
 NAME = "VolumeBinding"
 SELECTED_NODE_ANNOTATION = "volume.kubernetes.io/selected-node"
-DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+DEFAULT_CLASS_ANNOTATION = ANN_DEFAULT_CLASS
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 UNBOUND_IMMEDIATE_REASON = "pod has unbound immediate PersistentVolumeClaims"
 NODE_CONFLICT_REASON = "node(s) had volume node affinity conflict"
@@ -126,9 +127,7 @@ class VolumeBinding(PreFilterPlugin, FilterPlugin, ReservePlugin, PreBindPlugin)
         if name:
             return self._classes.get(None, name)
         if name is None:
-            for cls in self._classes.list():
-                if (cls["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true":
-                    return cls
+            return default_class(self._classes.list())
         return None
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
