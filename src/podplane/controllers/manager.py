@@ -42,6 +42,7 @@ CONTROLLER_MODULES: dict[str, str] = {
     "cronjob": "podplane.controllers.cronjob",
     "nodelifecycle": "podplane.controllers.nodelifecycle",
     "persistentvolume": "podplane.controllers.persistentvolume",
+    "nodeipam": "podplane.controllers.nodeipam",
 }
 
 
