@@ -80,6 +80,11 @@ class ControllerSettings:
     6 minutes (upstream's DefaultJobPodFailureBackOff)."""
     local_path_root: str = "/var/lib/podplane/storage"
     """Where the local-path provisioner creates one directory per PersistentVolume."""
+    cluster_cidr: str = "10.42.0.0/16"
+    """Pod addresses of the whole cluster; the node IPAM controller cuts it into node blocks
+    (k3s's default)."""
+    node_cidr_mask_size: int = 24
+    """Prefix length of each node's pod CIDR (upstream default /24: 254 pods per node)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,22 @@ class AgentSettings:
     """Pods per node (upstream kubelet default maxPods)."""
     fake_start_delay: float = 0.05
     """Seconds a fake container takes to start."""
+    node_ip: str = ""
+    """InternalIP of a real node; empty: the default route's source address, else the first
+    global address (`agent.hostnode.node_ip`)."""
+    kubelet_port: int = 10250
+    """HTTPS port of the agent's kubelet API (logs, exec, attach, port-forward, stats)."""
+    cgroup_parent: str = "/podplane"
+    """cgroup under which pods of a real node run (`<parent>/[burstable|besteffort/]pod<uid>`)."""
+    service_cidr: str = "10.43.0.0/16"
+    """The cluster's Service range: a real node routes it nowhere until the proxy programs it."""
+    cluster_dns: str = "10.43.0.10"
+    """Nameserver written into pods' resolv.conf (dnsPolicy ClusterFirst)."""
+    cluster_domain: str = "cluster.local"
+    image_catalog: str = ""
+    """Extra host-image catalog file (YAML) layered over the built-in one."""
+    netns_prefix: str = "pp-"
+    """Prefix of the pods' named network namespaces (/var/run/netns/<prefix><uid>)."""
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,9 @@ class SimulatedNode:
     block: int
     internal_ip: str
     pod_cidr: str
+    """"" while the server has not handed the node a pod CIDR yet (real nodes)."""
+    simulated: bool = True
+    """False for the host the agent runs on (runc runtime): real OS image and machine id."""
 
 
 def _arch() -> str:
@@ -89,12 +92,31 @@ def parse_node_labels(items: tuple[str, ...] | list[str]) -> dict[str, str]:
     return labels
 
 
-def node_info(name: str, runtime_version: str, boot_id: str) -> dict:
-    machine = uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.nodes.podplane")
+def _os_image() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def _machine_id(name: str) -> uuid.UUID:
+    try:
+        with open("/etc/machine-id") as f:
+            return uuid.UUID(f.read().strip())
+    except (OSError, ValueError):
+        return uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.nodes.podplane")
+
+
+def node_info(name: str, runtime_version: str, boot_id: str, simulated: bool = True) -> dict:
+    machine = uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.nodes.podplane") if simulated else _machine_id(name)
     return {
         "architecture": _arch(), "bootID": boot_id, "containerRuntimeVersion": runtime_version,
         "kernelVersion": os.uname().release, "kubeProxyVersion": "", "kubeletVersion": KUBELET_VERSION,
-        "machineID": machine.hex, "operatingSystem": "linux", "osImage": "podplane simulated node",
+        "machineID": machine.hex, "operatingSystem": "linux", "osImage": "podplane simulated node" if simulated else _os_image(),
         "systemUUID": str(machine),
     }
 
@@ -125,11 +147,11 @@ def desired_status(node: SimulatedNode, capacity: dict[str, str], info: dict, no
     }
 
 
-def default_labels(name: str) -> dict[str, str]:
+def default_labels(name: str, simulated: bool = True) -> dict[str, str]:
     arch = _arch()
     return {"beta.kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": arch,
             "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-            "node.kubernetes.io/instance-type": INSTANCE_TYPE}
+            "node.kubernetes.io/instance-type": INSTANCE_TYPE if simulated else "podplane"}
 
 
 ANNOTATIONS = {"node.alpha.kubernetes.io/ttl": "0",
@@ -140,9 +162,9 @@ def build_node(node: SimulatedNode, *, labels: dict[str, str], capacity: dict[st
                now: float) -> dict:
     return {
         "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": node.name, "labels": {**default_labels(node.name), **labels},
+        "metadata": {"name": node.name, "labels": {**default_labels(node.name, node.simulated), **labels},
                      "annotations": dict(ANNOTATIONS)},
-        "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]},
+        "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]} if node.pod_cidr else {},
         "status": desired_status(node, capacity, info, now),
     }
 
@@ -179,7 +201,7 @@ class NodeStatusManager:
         self.recorders = recorders or {}
         self.info = client.resource("", "nodes")
         boot_id = str(uuid.uuid4())  # one boot per agent process
-        self._node_info = {n.name: node_info(n.name, runtime_version, boot_id) for n in nodes}
+        self._node_info = {n.name: node_info(n.name, runtime_version, boot_id, n.simulated) for n in nodes}
         self._current: dict[str, dict] = {}
 
     def uid(self, name: str) -> str:
@@ -220,9 +242,9 @@ class NodeStatusManager:
                 self._current[name] = created
                 self._registered_events(name, was_ready=False)
                 return created
-        meta_patch: dict = {"metadata": {"labels": {**default_labels(name), **self.labels},
+        meta_patch: dict = {"metadata": {"labels": {**default_labels(name, node.simulated), **self.labels},
                                          "annotations": dict(ANNOTATIONS)}}
-        if not (existing.get("spec") or {}).get("podCIDR"):
+        if node.pod_cidr and not (existing.get("spec") or {}).get("podCIDR"):
             meta_patch["spec"] = {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]}
         updated = await self.client.patch(self.info, name, meta_patch, patch_type="strategic")
         was_ready = any(c.get("type") == "Ready" and c.get("status") == "True"
