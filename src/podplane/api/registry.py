@@ -74,6 +74,10 @@ class ResourceInfo:
     return_deleted_object: bool = field(default=False, compare=False, hash=False)
     """Upstream store's ReturnDeletedObject: an immediate DELETE answers with the deleted
     object rather than a Status (pods, services, namespaces, ...)."""
+    handler: str = ""
+    """Not stored: the apiserver component that answers this resource instead of the generic
+    REST handler ("metrics": metrics.k8s.io, computed from the nodes' usage). Empty for stored
+    resources."""
 
     def __post_init__(self) -> None:
         if not self.singular:
@@ -212,6 +216,11 @@ BUILTINS: tuple[ResourceInfo, ...] = (
        "validatingadmissionpolicies", namespaced=False, subresources=(STATUS,)),
     _r("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding",
        "validatingadmissionpolicybindings", namespaced=False),
+    # resource metrics (metrics-server's API): computed by apiserver.metrics, never stored; no "all"
+    # category and no short names, as upstream
+    _r("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", verbs=("get", "list"), handler="metrics"),
+    _r("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", namespaced=False, verbs=("get", "list"),
+       handler="metrics"),
     # review APIs: create-only, answered by the apiserver, never stored
     _r("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False,
        verbs=CREATE_ONLY),

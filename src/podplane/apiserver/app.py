@@ -2,11 +2,12 @@
 
 `ApiServer` composes the pieces of this package around one storage backend:
 `ObjectStore` (objects on the backend), `ResourceHandler` (verbs), `WatchServer`,
-`CrdManager`, discovery and OpenAPI documents, and the authenticator. `app()`
-returns the aiohttp application; every error leaves as a `metav1.Status` with the
-right code, and unexpected exceptions become 500 InternalError without taking the
-server down. `bootstrap()` creates the namespaces every cluster has (default,
-kube-system, kube-public, kube-node-lease) and registers stored CRDs.
+`CrdManager`, `MetricsApi` (metrics.k8s.io, fed by an optional `fetch_summary`), discovery
+and OpenAPI documents, and the authenticator. `app()` returns the aiohttp application;
+every error leaves as a `metav1.Status` with the right code, and unexpected exceptions
+become 500 InternalError without taking the server down. `bootstrap()` creates the
+namespaces every cluster has (default, kube-system, kube-public, kube-node-lease) and
+registers stored CRDs.
 
 Composed by `podplane.server`, which owns the backend and the listening socket.
 """
@@ -26,6 +27,8 @@ from podplane.api.registry import Registry, ResourceInfo, default_registry
 from podplane.apiserver import discovery
 from podplane.apiserver.auth import PUBLIC_PATHS, Authenticator, review_handlers
 from podplane.apiserver.crds import CrdManager
+from podplane.apiserver.metrics import HANDLER as METRICS_HANDLER
+from podplane.apiserver.metrics import FetchSummary, MetricsApi
 from podplane.apiserver.objects import ObjectStore
 from podplane.apiserver.request import parse_resource_path
 from podplane.apiserver.rest import CONTEXT_KEY, HANDLER_KEY, RequestContext, ResourceHandler, json_response
@@ -59,7 +62,7 @@ VERSION_INFO = {
 
 class ApiServer:
     def __init__(self, backend: Backend, settings: ApiServerSettings, *, admin_token: str,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, fetch_summary: FetchSummary | None = None) -> None:
         self.settings = settings
         self.backend = backend
         self.registry = registry or default_registry()
@@ -76,8 +79,19 @@ class ApiServer:
                                        watches=self.watches, on_change=self._on_change,
                                        special_create=review_handlers(self.authenticator),
                                        allocator=self.allocator)
+        # metrics.k8s.io: usage from the agents' /stats/summary, through `fetch_summary(node_name)`
+        self.metrics = MetricsApi(self.store, self.registry, fetch_summary=fetch_summary)
         self.started = time.monotonic()
         self.ready = False
+
+    @property
+    def fetch_summary(self) -> FetchSummary | None:
+        """`async (node_name) -> Summary dict` for the metrics API; may be set after construction."""
+        return self.metrics.fetch_summary
+
+    @fetch_summary.setter
+    def fetch_summary(self, fetch: FetchSummary | None) -> None:
+        self.metrics.fetch_summary = fetch
 
     async def _on_change(self, info: ResourceInfo, old: dict | None, new: dict | None) -> None:
         if self.crds.is_crd(info):
@@ -258,4 +272,6 @@ class ApiServer:
         target = parse_resource_path(self.registry, path)
         if target is None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if target.info.handler == METRICS_HANDLER:
+            return await self.metrics.handle(request, target)
         return await self.handler.handle(request, target, ctx)

@@ -55,6 +55,11 @@ def api_group(registry: Registry, group: str) -> dict | None:
     return {"kind": "APIGroup", "apiVersion": "v1", **_group_entry(group, versions)}
 
 
+def _singular(info: ResourceInfo) -> str:
+    # metrics-server's resources declare an empty singular name (kubectl then guesses podmetrics)
+    return "" if info.handler else info.singular
+
+
 def _storage_hash(info: ResourceInfo) -> str:
     import base64
 
@@ -68,13 +73,13 @@ def api_resource_list(registry: Registry, group: str, version: str) -> dict | No
         return None
     resources = []
     for info in infos:
-        entry = {"name": info.plural, "singularName": info.singular, "namespaced": info.namespaced,
+        entry = {"name": info.plural, "singularName": _singular(info), "namespaced": info.namespaced,
                  "kind": info.kind, "verbs": list(info.verbs)}
         if info.short_names:
             entry["shortNames"] = list(info.short_names)
         if info.categories:
             entry["categories"] = list(info.categories)
-        if group not in REVIEW_GROUPS:
+        if group not in REVIEW_GROUPS and not info.handler:
             entry["storageVersionHash"] = _storage_hash(info)
         resources.append(entry)
         for sub in info.subresources:
@@ -93,7 +98,7 @@ def _aggregated_resource(info: ResourceInfo) -> dict:
         "resource": info.plural,
         "responseKind": {"group": info.group, "version": info.version, "kind": info.kind},
         "scope": "Namespaced" if info.namespaced else "Cluster",
-        "singularResource": info.singular,
+        "singularResource": _singular(info),
         "verbs": list(info.verbs),
     }
     if info.short_names:

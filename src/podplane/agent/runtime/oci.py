@@ -222,10 +222,13 @@ def expand(text: str, env: Mapping[str, str]) -> str:
 
 def container_env(container: dict, resolved: tuple[tuple[str, str], ...] | None = None) -> list[tuple[str, str]]:
     """The container's own env in order with upstream expansion of earlier definitions
-    (each value may reference variables defined before it)."""
-    if resolved is None:
-        resolved = tuple((e["name"], str(e.get("value") or "")) for e in container.get("env") or []
-                         if isinstance(e, dict) and e.get("name") and "valueFrom" not in e)
+    (each value may reference variables defined before it). An env `resolved` by the pod
+    worker (`agent.envvars`) is already expanded, and values from ConfigMaps, Secrets and
+    fields must never be: it is returned as it is."""
+    if resolved is not None:
+        return list(resolved)
+    resolved = tuple((e["name"], str(e.get("value") or "")) for e in container.get("env") or []
+                     if isinstance(e, dict) and e.get("name") and "valueFrom" not in e)
     seen: dict[str, str] = {}
     out: list[tuple[str, str]] = []
     for name, value in resolved:
