@@ -126,8 +126,9 @@ def _time(seconds: float) -> str:
 
 
 def desired_status(node: SimulatedNode, capacity: dict[str, str], info: dict, now: float,
-                   current: dict | None = None) -> dict:
-    """The status the agent reports for `node` at `now`; transition times kept from `current`."""
+                   current: dict | None = None, *, kubelet_port: int = KUBELET_PORT) -> dict:
+    """The status the agent reports for `node` at `now`; transition times kept from `current`.
+    `kubelet_port`: where the agent's kubelet API (`agent.server`) listens, for the API server."""
     old = {c.get("type"): c for c in (current or {}).get("conditions") or []}
     stamp = _time(now)
     conditions = []
@@ -142,7 +143,7 @@ def desired_status(node: SimulatedNode, capacity: dict[str, str], info: dict, no
         "conditions": conditions,
         "addresses": [{"type": "InternalIP", "address": node.internal_ip},
                       {"type": "Hostname", "address": node.name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": dict(info),
     }
 
@@ -159,13 +160,13 @@ ANNOTATIONS = {"node.alpha.kubernetes.io/ttl": "0",
 
 
 def build_node(node: SimulatedNode, *, labels: dict[str, str], capacity: dict[str, str], info: dict,
-               now: float) -> dict:
+               now: float, kubelet_port: int = KUBELET_PORT) -> dict:
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": node.name, "labels": {**default_labels(node.name, node.simulated), **labels},
                      "annotations": dict(ANNOTATIONS)},
         "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]} if node.pod_cidr else {},
-        "status": desired_status(node, capacity, info, now),
+        "status": desired_status(node, capacity, info, now, kubelet_port=kubelet_port),
     }
 
 
@@ -192,8 +193,9 @@ class NodeStatusManager:
 
     def __init__(self, client, nodes: list[SimulatedNode], *, labels: dict[str, str], capacity: dict[str, str],
                  runtime_version: str, clock: Callable[[], float] = time.time,
-                 recorders: dict[str, object] | None = None) -> None:
+                 recorders: dict[str, object] | None = None, kubelet_port: int = KUBELET_PORT) -> None:
         self.client = client
+        self.kubelet_port = kubelet_port
         self.nodes = {n.name: n for n in nodes}
         self.labels = labels
         self.capacity = capacity
@@ -222,7 +224,7 @@ class NodeStatusManager:
         if current is None:
             return False
         desired = desired_status(self.nodes[name], self.capacity, self._node_info[name], self.clock(),
-                                 current.get("status"))
+                                 current.get("status"), kubelet_port=self.kubelet_port)
         return status_patch(current.get("status") or {}, desired, heartbeat=False) is not None
 
     # -- registration ------------------------------------------------------------------------
@@ -233,7 +235,8 @@ class NodeStatusManager:
         if existing is None:
             try:
                 created = await self.client.create(self.info, build_node(
-                    node, labels=self.labels, capacity=self.capacity, info=self._node_info[name], now=now))
+                    node, labels=self.labels, capacity=self.capacity, info=self._node_info[name], now=now,
+                    kubelet_port=self.kubelet_port))
             except ApiError as e:
                 if e.code != 409:
                     raise
@@ -249,7 +252,8 @@ class NodeStatusManager:
         updated = await self.client.patch(self.info, name, meta_patch, patch_type="strategic")
         was_ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                         for c in (existing.get("status") or {}).get("conditions") or [])
-        desired = desired_status(node, self.capacity, self._node_info[name], now, existing.get("status"))
+        desired = desired_status(node, self.capacity, self._node_info[name], now, existing.get("status"),
+                                 kubelet_port=self.kubelet_port)
         patch = status_patch(existing.get("status") or {}, desired, heartbeat=True)
         if patch:
             updated = await self.client.patch(self.info, name, {"status": patch}, patch_type="strategic",
@@ -276,7 +280,8 @@ class NodeStatusManager:
         """Send the node's status if it differs (or, with `heartbeat`, anyway). False on failure."""
         current = self._current.get(name)
         status = (current or {}).get("status") or {}
-        desired = desired_status(self.nodes[name], self.capacity, self._node_info[name], self.clock(), status)
+        desired = desired_status(self.nodes[name], self.capacity, self._node_info[name], self.clock(), status,
+                                 kubelet_port=self.kubelet_port)
         patch = status_patch(status, desired, heartbeat=heartbeat)
         if patch is None:
             return True

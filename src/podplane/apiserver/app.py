@@ -2,8 +2,9 @@
 
 `ApiServer` composes the pieces of this package around one storage backend:
 `ObjectStore` (objects on the backend), `ResourceHandler` (verbs), `WatchServer`,
-`CrdManager`, `MetricsApi` (metrics.k8s.io, fed by an optional `fetch_summary`), discovery
-and OpenAPI documents, and the authenticator. `app()` returns the aiohttp application;
+`CrdManager`, `MetricsApi` (metrics.k8s.io, fed by an optional `fetch_summary`), `NodeProxy`
+(pods/log, exec, attach, portforward to the pod's agent), discovery and OpenAPI documents,
+and the authenticator. `app()` returns the aiohttp application;
 every error leaves as a `metav1.Status` with the right code, and unexpected exceptions
 become 500 InternalError without taking the server down. `bootstrap()` creates the
 namespaces every cluster has (default, kube-system, kube-public, kube-node-lease) and
@@ -29,6 +30,7 @@ from podplane.apiserver.auth import PUBLIC_PATHS, Authenticator, review_handlers
 from podplane.apiserver.crds import CrdManager
 from podplane.apiserver.metrics import HANDLER as METRICS_HANDLER
 from podplane.apiserver.metrics import FetchSummary, MetricsApi
+from podplane.apiserver.nodeproxy import NodeProxy
 from podplane.apiserver.objects import ObjectStore
 from podplane.apiserver.request import parse_resource_path
 from podplane.apiserver.rest import CONTEXT_KEY, HANDLER_KEY, RequestContext, ResourceHandler, json_response
@@ -72,12 +74,16 @@ class ApiServer:
         self.crds = CrdManager(self.registry, self.store, on_registry_change=self.openapi.invalidate)
         self.watches = WatchServer(self.store, settings)
         self.authenticator = Authenticator(admin_token)
+        # pods/log, exec, attach and portforward: proxied to the pod's agent (its kubelet API)
+        self.nodeproxy = NodeProxy(self.store, self.registry, admin_token=admin_token,
+                                   authenticator=self.authenticator)
         low, _, high = settings.service_node_port_range.partition("-")
         self.allocator = ServiceAllocator(backend, service_cidr=settings.service_cidr,
                                           node_port_range=(int(low), int(high)))
         self.handler = ResourceHandler(registry=self.registry, store=self.store, strategy=self.strategy,
                                        watches=self.watches, on_change=self._on_change,
-                                       special_create=review_handlers(self.authenticator),
+                                       special_create={**review_handlers(self.authenticator),
+                                                       **self.nodeproxy.handlers()},
                                        allocator=self.allocator)
         # metrics.k8s.io: usage from the agents' /stats/summary, through `fetch_summary(node_name)`
         self.metrics = MetricsApi(self.store, self.registry, fetch_summary=fetch_summary)

@@ -13,6 +13,9 @@
 - Port-forward: per forwarded connection kubectl opens an error stream (`streamtype: error`)
   and a data stream (`streamtype: data`) sharing `port` and `requestid` headers;
   `PortForwardPairer` matches them, the server replies SYN_REPLY to both and pipes bytes.
+- Exec/attach over SPDY: the client opens one stream per channel, named by its `streamtype`
+  header (`EXEC_STREAM_CHANNELS`: error, stdin, stdout, stderr, resize); stdin ends with FIN,
+  resize carries newline-separated JSON sizes.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "DATA_FRAME_MAX",
+    "EXEC_STREAM_CHANNELS",
     "FLAG_FIN",
     "FLAG_UNIDIRECTIONAL",
     "GOAWAY_INTERNAL_ERROR",
@@ -124,6 +128,8 @@ PORTFORWARD_HEADER_PORT = "port"
 PORTFORWARD_HEADER_REQUEST_ID = "requestid"
 STREAM_TYPE_ERROR = "error"
 STREAM_TYPE_DATA = "data"
+EXEC_STREAM_CHANNELS = {"stdin": 0, "stdout": 1, "stderr": 2, "error": 3, "resize": 4}
+"""Exec/attach stream types (`streamtype` header) and the WebSocket channel each matches."""
 
 
 def _build_dictionary() -> bytes:

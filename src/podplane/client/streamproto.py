@@ -11,6 +11,9 @@
   channel 2i+1, and the server's first frame on each channel is `[ch, port & 0xFF, port >> 8]`.
 - `negotiate_subprotocol` picks the best protocol the client offered (WebSocket
   `Sec-WebSocket-Protocol` or SPDY `X-Stream-Protocol-Version`), by server preference.
+- Between the API server and the agents (the kubelet API), exec/attach take upstream's query
+  flags `input`, `output`, `error`, `tty` ("1") and port-forward takes `port`; the API server
+  authenticates as `APISERVER_KUBELET_CLIENT`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 __all__ = [
     "ALL_EXEC_PROTOCOLS",
+    "APISERVER_KUBELET_CLIENT",
     "BASE64_CHANNEL_PROTOCOL",
     "CHANNEL_PROTOCOL",
     "CLOSE_SIGNAL",
@@ -61,6 +65,7 @@ __all__ = [
     "port_for_channel",
     "status_failure",
     "status_nonzero_exit",
+    "status_payload",
     "status_success",
     "supports_close",
     "uses_json_status",
@@ -98,6 +103,9 @@ PORTFORWARD_PROTOCOLS: tuple[str, ...] = (
     V4_CHANNEL_PROTOCOL,
     PORTFORWARD_WEBSOCKET_PROTOCOL,
 )
+
+APISERVER_KUBELET_CLIENT = "kube-apiserver-kubelet-client"
+"""User name of the API server towards the agents (upstream's kubelet client certificate CN)."""
 
 _JSON_SEPARATORS = (",", ":")
 
@@ -233,18 +241,24 @@ def status_failure(message: str, reason: str = "InternalError", code: int | None
     return status
 
 
-def encode_status(status: dict[str, Any], protocol: str | None = V5_CHANNEL_PROTOCOL) -> bytes:
-    """Channel-3 message: compact JSON Status for v4+, the bare message for older protocols.
+def status_payload(status: dict[str, Any], protocol: str | None = V5_CHANNEL_PROTOCOL) -> bytes:
+    """What the error stream carries: compact JSON Status for v4+, the bare message before.
 
-    Older protocols signal success by sending nothing; callers skip the frame then
-    (this returns b"" for a Success status under them).
+    Older protocols signal success by sending nothing (b"" here).
     """
     if uses_json_status(protocol):
-        payload = json.dumps(status, separators=_JSON_SEPARATORS).encode("utf-8")
-    elif status.get("status") == "Success":
+        return json.dumps(status, separators=_JSON_SEPARATORS).encode("utf-8")
+    if status.get("status") == "Success":
         return b""
-    else:
-        payload = str(status.get("message", "")).encode("utf-8")
+    return str(status.get("message", "")).encode("utf-8")
+
+
+def encode_status(status: dict[str, Any], protocol: str | None = V5_CHANNEL_PROTOCOL) -> bytes:
+    """Channel-3 message carrying `status_payload`; b"" when there is nothing to send
+    (Success under the older protocols): callers skip the frame then."""
+    payload = status_payload(status, protocol)
+    if not payload:
+        return b""
     return encode_frame(ERROR_CHANNEL, payload, protocol)
 
 
