@@ -86,9 +86,14 @@ class ApiServer:
                                                        **self.nodeproxy.handlers()},
                                        allocator=self.allocator)
         # metrics.k8s.io: usage from the agents' /stats/summary, through `fetch_summary(node_name)`
+        if fetch_summary is None:  # ask the agents themselves, as metrics-server does
+            fetch_summary = self._agent_summary
         self.metrics = MetricsApi(self.store, self.registry, fetch_summary=fetch_summary)
         self.started = time.monotonic()
         self.ready = False
+
+    async def _agent_summary(self, node_name: str) -> dict:
+        return await self.nodeproxy.node_get_json(node_name, "/stats/summary")
 
     @property
     def fetch_summary(self) -> FetchSummary | None:

@@ -252,7 +252,13 @@ async def test_unsupported_requests(api, cluster, method, path, status):
     assert (got, body["kind"]) == (status, "Status")
 
 
+async def test_by_default_the_agents_are_asked_and_no_nodes_means_no_metrics(api):
+    status, body = await api.call("GET", f"{BASE}/nodes")
+    assert (status, body["items"]) == (200, [])
+
+
 async def test_without_agents_the_api_is_unavailable(api):
+    api.apiserver.fetch_summary = None
     status, body = await api.call("GET", f"{BASE}/nodes")
     assert (status, body["reason"]) == (503, "ServiceUnavailable")
     assert "no node agents" in body["message"]
