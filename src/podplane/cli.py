@@ -44,6 +44,10 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
                         help="extra name or IP for the serving certificate (repeatable)")
     parser.add_argument("--service-cidr", default="10.43.0.0/16",
                         help="virtual IP range for Services (default: %(default)s)")
+    parser.add_argument("--cluster-cidr", default="10.42.0.0/16",
+                        help="pod address range; each node gets a block of it (default: %(default)s)")
+    parser.add_argument("--node-cidr-mask-size", type=int, default=24,
+                        help="prefix length of each node's pod block (default: %(default)s)")
     parser.add_argument("--service-node-port-range", default="30000-32767",
                         help="port range for NodePort Services (default: %(default)s)")
     parser.add_argument("--disable-controllers", action="store_true",
@@ -61,6 +65,47 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-toleration-seconds", type=int, default=300,
                         help="seconds pods tolerate a not-ready/unreachable node before eviction "
                              "(default: %(default)s)")
+
+
+def _add_node_flags(parser: argparse.ArgumentParser, *, default_runtime: str) -> None:
+    """Flags of the node agent, shared by `agent` and `up`."""
+    parser.add_argument("--runtime", default=default_runtime, choices=["runc", "fake"],
+                        help="container runtime: runc runs pods for real (root), fake simulates nodes "
+                             "(default: %(default)s)")
+    parser.add_argument("--node-name", default="", help="node name, or name prefix with --nodes > 1 "
+                                                        "(default: the host name)")
+    parser.add_argument("--node-ip", default="", help="the node's InternalIP (default: the default route's "
+                                                      "source address, else the first global address)")
+    parser.add_argument("--node-label", action="append", default=[],
+                        help="extra node label key=value (repeatable)")
+    parser.add_argument("--max-pods", type=int, default=110, help="pods per node (default: %(default)s)")
+    parser.add_argument("--kubelet-port", type=int, default=10250,
+                        help="HTTPS port of the agent's kubelet API: logs, exec, port-forward, stats "
+                             "(default: %(default)s)")
+    parser.add_argument("--cgroup-parent", default="/podplane",
+                        help="cgroup for the node's pods (default: %(default)s)")
+    parser.add_argument("--netns-prefix", default="pp-",
+                        help="prefix of the pods' network namespace names (default: %(default)s)")
+    parser.add_argument("--cluster-dns", default="10.43.0.10",
+                        help="nameserver in pods' resolv.conf (default: %(default)s)")
+    parser.add_argument("--cluster-domain", default="cluster.local", help="cluster DNS domain (default: %(default)s)")
+    parser.add_argument("--image-catalog", default="",
+                        help="extra host-image catalog (YAML) over the built-in one")
+    parser.add_argument("--lease-renew-interval", type=float, default=10.0,
+                        help="seconds between node lease renewals (default: %(default)s)")
+    parser.add_argument("--lease-duration", type=int, default=40,
+                        help="node lease duration in seconds (default: %(default)s)")
+    parser.add_argument("--status-update-interval", type=float, default=60.0,
+                        help="seconds between full node status reports (default: %(default)s)")
+
+
+def _cmd_killall(args: argparse.Namespace) -> int:
+    from podplane.node import run_killall
+
+    data_dir = os.path.abspath(args.data_dir)
+    agent_dir = os.path.join(data_dir, "agent")
+    return run_killall(agent_dir if os.path.isdir(agent_dir) else data_dir, cgroup_parent=args.cgroup_parent,
+                       netns_prefix=args.netns_prefix)
 
 
 def _server_settings(args: argparse.Namespace) -> ServerSettings:
@@ -82,8 +127,36 @@ def _server_settings(args: argparse.Namespace) -> ServerSettings:
             node_monitor_grace_period=args.node_monitor_grace_period,
             job_pod_failure_backoff=args.job_pod_failure_backoff,
             local_path_root=os.path.join(os.path.abspath(args.data_dir), "storage"),
+            cluster_cidr=args.cluster_cidr,
+            node_cidr_mask_size=args.node_cidr_mask_size,
         ),
         scheduler=SchedulerSettings(enabled=not args.disable_scheduler),
+    )
+
+
+def _agent_settings(args: argparse.Namespace, *, kubeconfig: str, data_dir: str) -> AgentSettings:
+    return AgentSettings(
+        kubeconfig=kubeconfig,
+        data_dir=os.path.abspath(data_dir),
+        runtime=args.runtime,
+        node_name=args.node_name,
+        nodes=getattr(args, "nodes", 1),
+        node_labels=tuple(args.node_label),
+        capacity_cpu=getattr(args, "cpu", "4"),
+        capacity_memory=getattr(args, "memory", "16Gi"),
+        capacity_pods=args.max_pods,
+        lease_renew_interval=args.lease_renew_interval,
+        lease_duration=args.lease_duration,
+        status_update_interval=args.status_update_interval,
+        fake_start_delay=getattr(args, "fake_start_delay", 0.05),
+        node_ip=args.node_ip,
+        kubelet_port=args.kubelet_port,
+        cgroup_parent=args.cgroup_parent,
+        service_cidr=args.service_cidr,
+        cluster_dns=args.cluster_dns,
+        cluster_domain=args.cluster_domain,
+        image_catalog=args.image_catalog,
+        netns_prefix=args.netns_prefix,
     )
 
 
@@ -91,27 +164,21 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from podplane.node import run_agent
 
     kubeconfig = args.kubeconfig or os.path.join(args.data_dir, "kubeconfig.yaml")
-    return run_agent(AgentSettings(
-        kubeconfig=kubeconfig,
-        data_dir=os.path.abspath(args.data_dir),
-        runtime=args.runtime,
-        node_name=args.node_name,
-        nodes=args.nodes,
-        node_labels=tuple(args.node_label),
-        capacity_cpu=args.cpu,
-        capacity_memory=args.memory,
-        capacity_pods=args.max_pods,
-        lease_renew_interval=args.lease_renew_interval,
-        lease_duration=args.lease_duration,
-        status_update_interval=args.status_update_interval,
-        fake_start_delay=args.fake_start_delay,
-    ))
+    return run_agent(_agent_settings(args, kubeconfig=kubeconfig, data_dir=args.data_dir))
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
     from podplane.server import run_server
 
     return run_server(_server_settings(args))
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from podplane.up import run_up
+
+    data_dir = os.path.abspath(args.data_dir)
+    return run_up(_server_settings(args), _agent_settings(
+        args, kubeconfig=os.path.join(data_dir, "kubeconfig.yaml"), data_dir=os.path.join(data_dir, "agent")))
 
 
 def _cmd_kubeconfig(args: argparse.Namespace) -> int:
@@ -184,9 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     server.set_defaults(func=_cmd_server)
 
     up = sub.add_parser("up", help="run a single-node cluster in one process (what `make up` runs)",
-                        description="Run a single-node cluster on the embedded SQLite store.")
+                        description="Run a single-node cluster on the embedded SQLite store: the control "
+                                    "plane and a node agent that runs pods on this machine (runc, CNI). "
+                                    "Agent state goes to <data-dir>/agent.")
     _add_server_flags(up)
-    up.set_defaults(func=_cmd_server)
+    _add_node_flags(up, default_runtime="runc")
+    up.set_defaults(func=_cmd_up)
 
     agent = sub.add_parser("agent", help="run a node agent that joins a cluster",
                            description="Run a node agent. With --runtime fake it simulates --nodes N nodes "
@@ -195,24 +265,26 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="agent state directory (default: %(default)s)")
     agent.add_argument("--kubeconfig", default="",
                        help="kubeconfig of the cluster to join (default: <data-dir>/kubeconfig.yaml)")
-    agent.add_argument("--runtime", default="fake", choices=["fake"],
-                       help="container runtime (default: %(default)s)")
-    agent.add_argument("--node-name", default="", help="node name, or name prefix with --nodes > 1 "
-                                                       "(default: the host name)")
+    _add_node_flags(agent, default_runtime="fake")
     agent.add_argument("--nodes", type=int, default=1, help="number of simulated nodes (fake runtime)")
-    agent.add_argument("--node-label", action="append", default=[], help="extra node label key=value (repeatable)")
     agent.add_argument("--cpu", default="4", help="simulated cpu capacity per node (default: %(default)s)")
     agent.add_argument("--memory", default="16Gi", help="simulated memory per node (default: %(default)s)")
-    agent.add_argument("--max-pods", type=int, default=110, help="pods per node (default: %(default)s)")
-    agent.add_argument("--lease-renew-interval", type=float, default=10.0,
-                       help="seconds between node lease renewals (default: %(default)s)")
-    agent.add_argument("--lease-duration", type=int, default=40,
-                       help="node lease duration in seconds (default: %(default)s)")
-    agent.add_argument("--status-update-interval", type=float, default=60.0,
-                       help="seconds between full node status reports (default: %(default)s)")
     agent.add_argument("--fake-start-delay", type=float, default=0.05,
                        help="seconds a simulated container takes to start (default: %(default)s)")
+    agent.add_argument("--service-cidr", default="10.43.0.0/16",
+                       help="the cluster's Service range, kept unroutable on the node (default: %(default)s)")
     agent.set_defaults(func=_cmd_agent)
+
+    killall = sub.add_parser("killall", help="stop every pod container of a node agent and clean up after it",
+                             description="Stop and remove the containers, pod network namespaces, mounts and "
+                                         "cgroups a node agent left behind (like k3s-killall.sh). Stop the "
+                                         "agent (or `podplane up`) first.")
+    killall.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
+                         help="data dir of `podplane up` (its agent state is <data-dir>/agent) or of "
+                              "`podplane agent` (default: %(default)s)")
+    killall.add_argument("--cgroup-parent", default="/podplane", help="the agent's --cgroup-parent")
+    killall.add_argument("--netns-prefix", default="pp-", help="the agent's --netns-prefix")
+    killall.set_defaults(func=_cmd_killall)
 
     image = sub.add_parser("image", help="manage the node's local images (OCI layouts, docker save archives)",
                            description="Import images into the node agent's image cache so pods can use them "

@@ -115,3 +115,17 @@ def run_agent(settings: AgentSettings) -> int:
         print(f"podplane: agent start-up failed: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def run_killall(data_dir: str, *, cgroup_parent: str = "/podplane", netns_prefix: str = "pp-") -> int:
+    """`podplane killall`: see `agent.cleanup`."""
+    from podplane.agent.cleanup import killall
+
+    if os.geteuid() != 0:
+        print("podplane: killall needs root (containers, mounts, cgroups, namespaces)", file=sys.stderr)
+        return 1
+    clean = killall(data_dir, cgroup_parent=cgroup_parent, netns_prefix=netns_prefix)
+    if not clean:
+        print("podplane: some leftovers could not be removed (see above); stop the agent first and retry",
+              file=sys.stderr)
+    return 0 if clean else 1

