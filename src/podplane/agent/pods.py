@@ -15,6 +15,9 @@ is level-triggered and idempotent, one worker per key at a time:
    own last write while the cache lags), optionally held back `coalesce` seconds for an
    imminent next change; the pod is requeued for the runtime's next state change.
 Events (Pulled, Created, Started, Killing, BackOff) go to per-node recorders, if given.
+Real runtimes (see `agent.runtime`) may assign pod IPs themselves (`assigns_pod_ips`),
+record the container events when they happen (`emits_container_events`) and wake the
+workers when a pod changes by itself (`set_listener`: the pod's uid → its key, queued).
 Neighbours: `agent.runtime`, `agent.podstatus`, `agent.addresses`; wired by `agent.agent`.
 """
 
@@ -169,7 +172,14 @@ class PodWorkers:
         self._states: dict[str, _PodState] = {}
         self._active: dict[str, dict[str, _PodState]] = {name: {} for name in nodes}
         """node → key → state of its admitted, unfinished pods (admission looks at one node only)."""
+        self._keys: dict[str, str] = {}
+        """pod uid → key, for the runtime's change notifications."""
+        self._runtime_ips = bool(getattr(runtime, "assigns_pod_ips", False))
+        self._runtime_events = bool(getattr(runtime, "emits_container_events", False))
         pods.add_handler(self._on_add, self._on_update, self._on_delete)
+        set_listener = getattr(runtime, "set_listener", None)
+        if callable(set_listener):
+            set_listener(self._runtime_changed)
 
     # -- handlers: map events to keys ------------------------------------------------------
     def _ours(self, pod: dict) -> bool:
@@ -188,6 +198,12 @@ class PodWorkers:
     def _on_delete(self, pod: dict) -> None:
         if self._ours(pod) or key_of(pod) in self._states:
             self.queue.add(key_of(pod))
+
+    def _runtime_changed(self, uid: str) -> None:
+        """The runtime saw a pod change by itself (a container started or exited, a probe flipped)."""
+        key = self._keys.get(uid)
+        if key is not None:
+            self.queue.add(key)
 
     # -- running ---------------------------------------------------------------------------
     def adopt_existing(self) -> int:
@@ -293,7 +309,7 @@ class PodWorkers:
         node = self.nodes[pod["spec"]["nodeName"]]
         uid = pod["metadata"]["uid"]
         ip = (pod.get("status") or {}).get("podIP") or ""
-        if ip and not (pod.get("spec") or {}).get("hostNetwork"):
+        if ip and not (pod.get("spec") or {}).get("hostNetwork") and not self._runtime_ips:
             node.ips.reserve(ip)
         else:
             ip = ""
@@ -323,6 +339,8 @@ class PodWorkers:
         spec = pod.get("spec") or {}
         if spec.get("hostNetwork"):
             ip, own_ip = node.host_ip, ""
+        elif self._runtime_ips:
+            ip = own_ip = ""  # the runtime's network plugin assigns it and reports it in the sandbox
         else:
             ip = own_ip = node.ips.allocate() or ""
             if not ip:
@@ -368,6 +386,8 @@ class PodWorkers:
     # -- converge ----------------------------------------------------------------------------
     def _start(self, pod: dict, node: NodeHandle, container: dict, attempt: int, init: bool, now: float) -> None:
         self.runtime.start_container(pod, container, attempt=attempt, init=init, now=now)
+        if self._runtime_events:
+            return
         field_path = f"spec.{'initContainers' if init else 'containers'}{{{container['name']}}}"
         self._event(node, pod, "Normal", "Pulled",
                     f'Container image "{container.get("image", "")}" already present on machine', field_path)
@@ -410,8 +430,8 @@ class PodWorkers:
             if cs is None:
                 self._start(pod, node, c, 0, True, now)
                 return waiting, wake
-            if cs.state == CREATED or (cs.state == RUNNING and not sidecar):
-                return waiting, wake  # the next init container waits for this one
+            if cs.state == CREATED or (cs.state == RUNNING and (not sidecar or cs.started is False)):
+                return waiting, wake  # the next init container waits for this one (a sidecar: till started)
             if cs.state == RUNNING or (cs.exit_code == 0 and not sidecar) or c["name"] in state.stopping:
                 continue  # a started sidecar, a completed init container, or a sidecar we stopped
             if policy == "Never" and not sidecar:
@@ -486,6 +506,7 @@ class PodWorkers:
     def _track(self, key: str, state: _PodState) -> None:
         self._states[key] = state
         self._active[state.node][key] = state
+        self._keys[state.uid] = key
 
     def _finish(self, key: str, state: _PodState, node: NodeHandle) -> None:
         """The pod is done for good: tear down its sandbox and free its address."""
@@ -501,6 +522,8 @@ class PodWorkers:
             node.ips.release(state.ip)
         self.runtime.remove_sandbox(state.uid)
         self._states.pop(key, None)
+        if self._keys.get(state.uid) == key:
+            del self._keys[state.uid]
         self._active.get(state.node, {}).pop(key, None)
 
     def _event(self, node: NodeHandle, pod: dict, event_type: str, reason: str, message: str,

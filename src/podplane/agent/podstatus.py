@@ -3,7 +3,8 @@
 `generate_pod_status` mirrors upstream's `generateAPIPodStatus`: container statuses
 from the runtime's instances (latest state, the previous instance as `lastState`,
 restart counts, default `ContainerCreating`/`PodInitializing` waiting states, and
-`CrashLoopBackOff` for containers waiting out a restart back-off), the phase from
+`CrashLoopBackOff` for containers waiting out a restart back-off, or the runtime's own
+waiting reason such as ErrImagePull for a container it cannot create yet), the phase from
 `get_phase` (a port of the kubelet's `getPhase`), the kubelet-owned conditions
 (PodReadyToStartContainers, Initialized, Ready, ContainersReady, plus PodScheduled)
 with the upstream reasons and messages, host and pod IPs and startTime. Transition
@@ -85,6 +86,14 @@ def _terminated(cs: ContainerStatus) -> dict:
     return out
 
 
+def _waiting(cs: ContainerStatus | None, default_reason: str) -> dict:
+    """The waiting state of a container being created: the runtime's reason (ErrImagePull,
+    CreateContainerConfigError, ...) with its message, else the default one."""
+    if cs is not None and cs.reason:
+        return {"reason": cs.reason, **({"message": cs.message} if cs.message else {})}
+    return {"reason": default_reason}
+
+
 def _volume_mounts(container: dict) -> list[dict]:
     out = []
     for m in container.get("volumeMounts") or []:
@@ -113,7 +122,9 @@ def _container_statuses(containers: list[dict], sandbox: SandboxStatus | None, o
                 continue
             status = {"image": c.get("image", ""), "imageID": "", "lastState": prior.get("lastState") or {},
                       "name": name, "ready": False, "restartCount": int(prior.get("restartCount") or 0),
-                      "started": False, "state": {"waiting": {"reason": default_reason}}}
+                      "started": False, "state": {"waiting": _waiting(cs, default_reason)}}
+            if cs is not None:
+                status["restartCount"] = max(status["restartCount"], cs.attempt)
             if terminal and cs is None:
                 status["state"] = {"terminated": {
                     "exitCode": 137, "reason": "ContainerStatusUnknown",
@@ -123,9 +134,13 @@ def _container_statuses(containers: list[dict], sandbox: SandboxStatus | None, o
                 status["state"] = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
             out.append(status)
             continue
-        status = {"containerID": cs.id, "image": cs.image, "imageID": cs.image_id, "lastState": {},
-                  "name": name, "ready": False, "restartCount": cs.attempt, "started": cs.state == RUNNING}
         before = previous.get(name)
+        started = cs.state == RUNNING and cs.started is not False
+        status = {"containerID": cs.id or (before.id if before is not None else ""), "image": cs.image,
+                  "imageID": cs.image_id, "lastState": {}, "name": name, "ready": False,
+                  "restartCount": cs.attempt, "started": started}
+        if not status["containerID"]:
+            del status["containerID"]
         if cs.state == RUNNING:
             state = {"running": {"startedAt": rfc3339(cs.started_at)}}
             if before is not None and before.state == EXITED:
@@ -135,7 +150,7 @@ def _container_statuses(containers: list[dict], sandbox: SandboxStatus | None, o
             if before is not None and before.state == EXITED:
                 status["lastState"] = {"terminated": _terminated(before)}
         else:  # a restart being created: the instance before it is the last termination
-            state = {"waiting": {"reason": default_reason}}
+            state = {"waiting": _waiting(cs, default_reason)}
             if before is not None and before.state == EXITED:
                 status["lastState"] = {"terminated": _terminated(before)}
         if name in waiting and cs.state == EXITED:
@@ -146,7 +161,7 @@ def _container_statuses(containers: list[dict], sandbox: SandboxStatus | None, o
         if init and not is_sidecar(c):
             status["ready"] = cs.state == EXITED and cs.exit_code == 0 and name not in waiting
         else:
-            status["ready"] = cs.ready and cs.state == RUNNING
+            status["ready"] = cs.ready and started
         mounts = _volume_mounts(c)
         if mounts:
             status["volumeMounts"] = mounts
@@ -366,7 +381,8 @@ def generate_pod_status(pod: dict, sandbox: SandboxStatus | None, *, host_ip: st
                 status[key] = old[key]
 
     # the sandbox is torn down once the pod is terminal, so the condition turns False again
-    conditions = [_cond("PodReadyToStartContainers", sandbox is not None and phase not in TERMINAL_PHASES)]
+    conditions = [_cond("PodReadyToStartContainers",
+                        sandbox is not None and sandbox.ready and phase not in TERMINAL_PHASES)]
     conditions.append(_initialized(pod, init_statuses, statuses, phase))
     containers_ready = _containers_ready(pod, init_statuses, statuses, phase)
     conditions.append(_pod_ready(pod, containers_ready, old.get("conditions") or []))

@@ -9,8 +9,19 @@ reports their state, like a CRI runtime does for the kubelet. The contract is sm
 sleep until then instead of polling) and `restore(pod, now)` (adoption after an agent
 restart).
 
-Implementations: `runtime.fake` (simulated nodes, nothing runs). Real runtimes (runc,
-process) will implement the same contract.
+Optional capabilities a runtime may add (the pod workers look for them with getattr, so
+the fake runtime needs none of them):
+- `assigns_pod_ips = True`: the runtime gives pods their address itself (CNI host-local)
+  and reports it in `SandboxStatus.ip`; the pod workers then allocate none;
+- `emits_container_events = True`: the runtime records Pulled/Created/Started (and image
+  and hook failures) when they really happen; otherwise the pod workers record them;
+- `set_listener(callback)`: `callback(pod_uid)` whenever a pod's state changed by itself
+  (a container started or exited, a probe result changed), so the agent syncs at once.
+A container being prepared is CREATED; its `reason`/`message` then carry the waiting reason
+(ErrImagePull, CreateContainerConfigError, ...) shown in the pod's container statuses.
+
+Implementations: `runtime.fake` (simulated nodes, nothing runs) and `runtime.runc_pods`
+(real pods: runc containers, CNI network, volumes, probes).
 """
 
 from __future__ import annotations
@@ -51,9 +62,12 @@ class ContainerStatus:
     finished_at: float = 0.0
     exit_code: int = 0
     reason: str = ""
+    """Exited: Completed/Error/OOMKilled/...; created: the waiting reason, if any (ErrImagePull)."""
     message: str = ""
     ready: bool = False
     """Outcome of the readiness probe (the runtime simulates it for fake containers)."""
+    started: bool | None = None
+    """Running and past its startup probe and postStart hook; None: started whenever running."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,8 @@ class SandboxStatus:
     created_at: float
     containers: tuple[ContainerStatus, ...] = field(default_factory=tuple)
     """Every kept instance, oldest first (at most two per name: the latest and the one before)."""
+    ready: bool = True
+    """The sandbox (network, volumes, pod files) is set up: PodReadyToStartContainers."""
 
     def latest(self) -> dict[str, ContainerStatus]:
         """name → newest instance."""
