@@ -149,3 +149,41 @@ class NodeCluster(Cluster):
         """Run a command in the node's network namespace (e.g. curl a pod IP)."""
         return subprocess.run(["nsenter", f"--net=/var/run/netns/{self.netns}", *argv], capture_output=True,
                               text=True, timeout=timeout)
+
+
+# -- helpers for the tests on a real node ----------------------------------------------------------
+
+def apply(c: Cluster, manifest: str) -> None:
+    c.kubectl("apply", "-f", "-", input=manifest)
+
+
+def pod(c: Cluster, name: str, namespace: str = "default") -> dict:
+    import json
+
+    out = c.kubectl("get", "pod", name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(out.stdout) if out.returncode == 0 else {}
+
+
+def container_status(p: dict, name: str, *, init: bool = False) -> dict:
+    key = "initContainerStatuses" if init else "containerStatuses"
+    return next((s for s in (p.get("status") or {}).get(key) or [] if s["name"] == name), {})
+
+
+def wait_pod(c: Cluster, name: str, predicate, *, timeout: float = 60.0, what: str = "") -> dict:
+    """Poll the pod until `predicate(pod)` holds; returns the pod."""
+    return c.wait_for(lambda: (lambda p: p if p and predicate(p) else None)(pod(c, name)), timeout=timeout,
+                      what=what or f"pod {name}")
+
+
+def running(p: dict) -> bool:
+    return (p.get("status") or {}).get("phase") == "Running"
+
+
+def ready(p: dict) -> bool:
+    return any(cond.get("type") == "Ready" and cond.get("status") == "True"
+               for cond in (p.get("status") or {}).get("conditions") or [])
+
+
+def delete_pods(c: Cluster, *names: str) -> None:
+    c.kubectl("delete", "pod", *names, "--grace-period=0", "--force", "--wait=false", "--ignore-not-found",
+              check=False)

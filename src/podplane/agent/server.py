@@ -36,7 +36,15 @@ from typing import Protocol
 from aiohttp import web
 
 from podplane.agent.runtime import CREATED, EXITED, RUNNING
-from podplane.agent.runtime.logs import follow_log, parse_timestamp, previous_log_path, read_log
+from podplane.agent.runtime.logs import (
+    container_log_path,
+    follow_log,
+    logged_attempts,
+    parse_timestamp,
+    pod_log_dir,
+    previous_log_path,
+    read_log,
+)
 from podplane.agent.streaming import (
     Channels,
     ExecHandle,
@@ -205,7 +213,13 @@ class RuncContainers:
     def instances(self, pod: PodRef, container: str) -> list[ContainerRef]:
         infos = [i for i in self.runtime.list(pod.uid) if i.name == container]
         infos.sort(key=lambda i: (i.attempt, i.created_at))
-        return [ContainerRef(i.id, i.name, i.attempt, i.state, i.log_path) for i in infos]
+        if infos:
+            return [ContainerRef(i.id, i.name, i.attempt, i.state, i.log_path) for i in infos]
+        # a finished pod's containers are gone but, as with the kubelet, its logs stay until the
+        # pod is deleted: serve them as exited instances
+        pod_dir = pod_log_dir(self.runtime.config.log_dir, pod.namespace, pod.name, pod.uid)
+        return [ContainerRef("", container, attempt, EXITED, container_log_path(pod_dir, container, attempt))
+                for attempt in logged_attempts(pod_dir, container)]
 
     def is_running(self, container_id: str) -> bool:
         try:

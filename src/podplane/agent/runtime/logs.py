@@ -166,6 +166,11 @@ def container_log_path(pod_dir: str, container: str, attempt: int) -> str:
     return os.path.join(pod_dir, container, f"{attempt}.log")
 
 
+def logged_attempts(pod_dir: str, container: str) -> list[int]:
+    """Attempts of a container whose log files are on disk, oldest first."""
+    return _attempts(container_log_dir(pod_dir, container))
+
+
 def _attempts(container_dir: str) -> list[int]:
     try:
         names = os.listdir(container_dir)

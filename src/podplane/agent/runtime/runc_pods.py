@@ -76,6 +76,8 @@ log = logging.getLogger(__name__)
 EventFn = Callable[[dict, str, str, str, str], None]
 """`event(pod, type, reason, message, field_path)`, e.g. an EventRecorder's `event`."""
 
+_REFRESHED_VOLUMES = {"configMap", "secret", "downwardAPI", "projected"}
+"""Volume kinds whose content follows API objects and is refreshed while the pod runs."""
 RETRY_BACKOFF = 10.0
 """First retry delay after a failed sandbox or container creation (upstream's image back-off)."""
 MAX_RETRY_BACKOFF = 300.0
@@ -878,10 +880,28 @@ class RuncPodRuntime:
             return
         self._update(rec, inst, info)
 
+    async def _refresh_volumes(self) -> None:
+        """Bring configMap, secret, downwardAPI and projected volumes of set-up pods up to date
+        (the kubelet's periodic remount: changes reach running containers within a poll)."""
+        if self.volumes is None:
+            return
+        for rec in list(self._pods.values()):
+            if rec.removing or not rec.ready.is_set() or not any(
+                    _REFRESHED_VOLUMES & set(v) for v in (rec.pod.get("spec") or {}).get("volumes") or []):
+                continue
+            try:
+                rec.volume_paths = dict(await self.volumes.setup(rec.pod) or {})
+            except VolumeError as e:
+                log.info("pod %s: refreshing volumes: %s", rec.uid, e)
+            except Exception:
+                log.exception("pod %s: refreshing volumes failed", rec.uid)
+
     async def _poll_loop(self) -> None:
-        """The slow safety net: exits the pidfd did not report (a dead shim), stops that failed."""
+        """The slow safety net: exits the pidfd did not report (a dead shim), stops that failed;
+        and the periodic refresh of API-backed volumes."""
         while not self._closed:
             await asyncio.sleep(self.poll_interval)
+            await self._refresh_volumes()
             live = [(rec, inst) for rec in list(self._pods.values()) for inst in rec.instances
                     if inst.cid and not inst.busy and inst.info is not None and inst.info.state != EXITED]
             if not live:
