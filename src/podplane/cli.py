@@ -69,9 +69,10 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_node_flags(parser: argparse.ArgumentParser, *, default_runtime: str) -> None:
     """Flags of the node agent, shared by `agent` and `up`."""
-    parser.add_argument("--runtime", default=default_runtime, choices=["runc", "fake"],
-                        help="container runtime: runc runs pods for real (root), fake simulates nodes "
-                             "(default: %(default)s)")
+    parser.add_argument("--runtime", default=default_runtime, choices=["runc", "process", "fake"],
+                        help="container runtime: runc runs pods for real (root); process runs them as plain "
+                             "host processes WITHOUT isolation (unprivileged machines); fake simulates "
+                             "nodes (default: %(default)s)")
     parser.add_argument("--node-name", default="", help="node name, or name prefix with --nodes > 1 "
                                                         "(default: the host name)")
     parser.add_argument("--node-ip", default="", help="the node's InternalIP (default: the default route's "

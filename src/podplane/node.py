@@ -89,6 +89,10 @@ async def serve_agent(settings: AgentSettings, stop: asyncio.Event, *, started: 
             raise StartupError(f"register: cannot register node(s) {agent.names[0]}..: {e}; {hint}") from e
         except (TransportError, ConnectionError) as e:
             raise StartupError(f"register: lost the API server while registering: {e}; retry") from e
+        if settings.runtime == "process":
+            from podplane.agent.runtime.process import LIMITATIONS
+
+            print(f"podplane: WARNING: the process runtime does not isolate pods:\n{LIMITATIONS}", flush=True)
         print(f"podplane: agent running {len(agent.names)} {settings.runtime} node(s) "
               f"({agent.names[0]}{' .. ' + agent.names[-1] if len(agent.names) > 1 else ''})", flush=True)
         if started is not None:

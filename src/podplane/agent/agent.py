@@ -56,7 +56,7 @@ LARGE_SIMULATION = 50
 """Above this many nodes the agent records no events and coalesces status writes."""
 STATUS_COALESCE = 0.5
 """Seconds a status change may wait for the next one in large simulations."""
-RUNTIMES = ("fake", "runc")
+RUNTIMES = ("fake", "runc", "process")
 REGISTER_CONCURRENCY = 32
 """Node and Lease creations in flight at start-up."""
 
@@ -135,7 +135,7 @@ class Agent:
             ip = await asyncio.to_thread(node_ip, self.settings.node_ip)
             self.nodes = [SimulatedNode(name, -1, ip, cidr, simulated=False)]
             self.runc = self._runc()
-            runtime_version = f"runc://{await asyncio.to_thread(self.runc.version)}"
+            runtime_version = f"{self.runc.name}://{await asyncio.to_thread(self.runc.version)}"
         else:
             try:
                 blocks = assign_blocks(self.names, {name: (n.get("spec") or {}).get("podCIDR") or ""
@@ -168,10 +168,17 @@ class Agent:
 
     # -- a real node ---------------------------------------------------------------------------
     def _runc(self):
+        """The container backend: runc, or plain processes (`runtime.process`, no isolation)."""
         from podplane.agent.runtime.oci import SpecOptions
         from podplane.agent.runtime.runc import RuncConfig, RuncRuntime
 
         data = self.data_dir
+        if self.settings.runtime == "process":
+            from podplane.agent.runtime.process import ProcessConfig, ProcessRuntime
+
+            return ProcessRuntime(ProcessConfig(
+                root=os.path.join(data, "process"), log_dir=os.path.join(data, "pods"),
+                cgroup_parent=self.settings.cgroup_parent, node_memory_bytes=int(self.allocatable["memory"])))
         return RuncRuntime(RuncConfig(
             root=os.path.join(data, "runc"), log_dir=os.path.join(data, "pods"),
             cgroup_parent=self.settings.cgroup_parent, hidden_paths=(data,),
@@ -196,11 +203,17 @@ class Agent:
             assert self.node_status is not None
             self.node_status.nodes[node.name] = node
         data = self.data_dir
-        network = PodNetwork(data, pod_cidr=cidr, netns_prefix=self.settings.netns_prefix)
-        try:
-            await network.prepare_host(self.settings.service_cidr, cidr)
-        except NetworkError as e:
-            raise ConfigError(f"pod network: {e}") from None
+        host_only = self.settings.runtime == "process"
+        if host_only:  # process containers share the host's network: no CNI
+            from podplane.agent.network.hostonly import HostOnlyNetwork
+
+            network = HostOnlyNetwork()
+        else:
+            network = PodNetwork(data, pod_cidr=cidr, netns_prefix=self.settings.netns_prefix)
+            try:
+                await network.prepare_host(self.settings.service_cidr, cidr)
+            except NetworkError as e:
+                raise ConfigError(f"pod network: {e}") from None
         recorder = self._recorders.get(node.name)
         self.runtime = RuncPodRuntime(
             self.runc, network, Images(data, catalog_file=self.settings.image_catalog or None),
@@ -208,7 +221,8 @@ class Agent:
             event=recorder.event if recorder is not None else None, host_ip=node.internal_ip,
             cluster_dns=(self.settings.cluster_dns,) if self.settings.cluster_dns else (),
             cluster_domain=self.settings.cluster_domain, node_allocatable=self.allocatable,
-            volumes_dir=os.path.join(data, "volumes"), services=lambda: self._services())
+            volumes_dir=os.path.join(data, "volumes"), services=lambda: self._services(),
+            host_network_only=host_only)
         await self.runtime.load()
         log.info("node %s: pod CIDR %s, node IP %s, runtime %s", node.name, cidr, node.internal_ip,
                  self.runtime.version)

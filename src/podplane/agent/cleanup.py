@@ -7,7 +7,8 @@ cgroups under the cgroup parent are removed, the pods' named network namespaces 
 with the agent's prefix) are deleted, and any mount left below the data directory (tmpfs
 emptyDirs, volume binds) is unmounted, deepest first. Every step reports what it could
 not do and carries on; the exit status says whether anything was left.
-Layout it knows (set by `agent.agent`): <data-dir>/runc (runtime state), <data-dir>/pods
+Layout it knows (set by `agent.agent`): <data-dir>/runc or <data-dir>/process (runtime state),
+<data-dir>/pods
 (logs, kept), <data-dir>/volumes, <data-dir>/network.
 """
 
@@ -50,14 +51,20 @@ def _cgroup_children(cgroups: Cgroups, parent: str) -> list[str]:
 def killall(data_dir: str, *, cgroup_parent: str = "/podplane", netns_prefix: str = "pp-",
             report=print) -> bool:
     """Stop and remove what the agent under `data_dir` left; True when nothing was left over."""
+    from podplane.agent.runtime.process import ProcessConfig, ProcessRuntime
     from podplane.agent.runtime.runc import RuncConfig, RuncError, RuncRuntime
 
     clean = True
-    runc_root = os.path.join(data_dir, "runc")
     cgroups = Cgroups.detect()
-    if os.path.isdir(runc_root):
-        runtime = RuncRuntime(RuncConfig(root=runc_root, log_dir=os.path.join(data_dir, "pods"),
-                                         cgroup_parent=cgroup_parent), cgroups=cgroups)
+    log_dir = os.path.join(data_dir, "pods")
+    backends = []
+    if os.path.isdir(os.path.join(data_dir, "runc")):
+        backends.append(RuncRuntime(RuncConfig(root=os.path.join(data_dir, "runc"), log_dir=log_dir,
+                                               cgroup_parent=cgroup_parent), cgroups=cgroups))
+    if os.path.isdir(os.path.join(data_dir, "process")):
+        backends.append(ProcessRuntime(ProcessConfig(root=os.path.join(data_dir, "process"), log_dir=log_dir,
+                                                     cgroup_parent=cgroup_parent), cgroups=cgroups))
+    for runtime in backends:
         for info in runtime.list():
             try:
                 runtime.kill(info.id, "KILL", all_processes=True)

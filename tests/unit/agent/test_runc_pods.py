@@ -48,6 +48,8 @@ images:
 class FakeRunc:
     """`RuncRuntime` in memory. Running containers have a pipe; `finish` writes to it."""
 
+    name = "runc"
+
     def __init__(self, log_dir: str) -> None:
         self.config = SimpleNamespace(log_dir=log_dir)
         self.infos: dict[str, ContainerInfo] = {}

@@ -241,8 +241,10 @@ class RuncPodRuntime:
                  hook_runner: Callable[..., Awaitable[Any]] = run_hook,
                  clock: Callable[[], float] = time.time, retry_backoff: float = RETRY_BACKOFF,
                  max_retry_backoff: float = MAX_RETRY_BACKOFF, poll_interval: float = POLL_INTERVAL,
-                 threads: int = 32) -> None:
+                 threads: int = 32, host_network_only: bool = False) -> None:
         self.runc = runc
+        self.host_network_only = host_network_only
+        """Every pod uses the host's network (the process runtime: `network.hostonly`)."""
         self.network = network
         self.images = images
         self.sandbox_dir = os.path.abspath(sandbox_dir)
@@ -361,7 +363,7 @@ class RuncPodRuntime:
         if uid in self._pods:
             self._pods[uid].pod = pod
             return
-        host = bool((pod.get("spec") or {}).get("hostNetwork"))
+        host = self.host_network_only or bool((pod.get("spec") or {}).get("hostNetwork"))
         rec = _Pod(uid, pod, now, ip=(ip or self.host_ip) if host else "", host_network=host)
         self._pods[uid] = rec
         self._removed.discard(uid)
@@ -931,7 +933,7 @@ class RuncPodRuntime:
     # -- contract: state -----------------------------------------------------------------------------------
     def _view(self, inst: _Instance) -> ContainerStatus:
         info = inst.info
-        cid = f"runc://{inst.cid}" if inst.cid else ""
+        cid = f"{self.runc.name}://{inst.cid}" if inst.cid else ""
         if info is None or info.state == CREATED:
             return ContainerStatus(name=inst.name, id=cid, image=inst.image, image_id=inst.image_id,
                                    attempt=inst.attempt, state=CREATED, created_at=inst.created_at,
@@ -981,7 +983,7 @@ class RuncPodRuntime:
             infos, net = self.runc.list(uid), None
         if not infos and net is None:
             return False
-        host = bool((pod.get("spec") or {}).get("hostNetwork"))
+        host = self.host_network_only or bool((pod.get("spec") or {}).get("hostNetwork"))
         rec = _Pod(uid, pod, now, ip=self.host_ip if host else "", host_network=host, adopted=True)
         if net is not None and not host:
             rec.ip, rec.netns_path = net.ip, net.netns_path
