@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from e2e.realnode import NodeCluster, missing_requirement  # noqa: E402
-
 from podplane.api.errors import ApiError  # noqa: E402
 from podplane.client import Client  # noqa: E402
 from podplane.client.transport import transport_from_kubeconfig  # noqa: E402
