@@ -54,7 +54,9 @@ def test_deep_yaml_is_refused_quickly(body):
     start = time.monotonic()
     message = bad_yaml(body)
     assert "exceeded max depth of 1024" in message or "error converting YAML" in message
-    assert time.monotonic() - start < 1.0
+    # refused, not crunched: a generous bound that only a runaway parser would miss on a busy
+    # machine (the figure itself is no benchmark)
+    assert time.monotonic() - start < 15.0
 
 
 def test_yaml_merge_keys_dates_and_keys_become_json():
