@@ -7,8 +7,8 @@ warm-up pod, it creates `--pods` pods (host image busybox, `sleep`) at once and 
 them: the latency of each pod is from the moment its create request was sent to the
 watch event that shows it Running (and, separately, Ready). Memory: the RSS of the
 `podplane up` process (server + agent) before and with the pods, and the RSS of the
-per-container shims (one small Python supervisor per container, like conmon), giving the
-per-pod overhead. Needs root. Prints the figures and writes bench/results/pods.json.
+per-container shims (one small Python supervisor per container, like conmon; RSS and PSS,
+which splits the interpreter's shared pages between them), giving the per-pod overhead. Needs root. Prints the figures and writes bench/results/pods.json.
 Two rounds on the same node: a steady stream (`--rate` pods per second, what a node sees
 in normal operation and what upstream's pod-startup SLO measures) and a burst (all pods
 created at once, which queues them behind each other on 2 cores).
@@ -39,6 +39,14 @@ from podplane.client.transport import transport_from_kubeconfig  # noqa: E402
 def rss(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def pss(pid: int) -> int:
+    """Proportional set size: shared pages (the interpreter's code) split between their users."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def shim_pids(runc_root: str) -> list[int]:
@@ -129,6 +137,7 @@ async def measure(cluster: NodeCluster, count: int, rate: float) -> dict:
         up_rss = rss(cluster.proc.pid)
         shims = shim_pids(str(cluster.data_dir / "agent" / "runc"))
         shim_rss = sum(rss(p) for p in shims)
+        shim_pss = sum(pss(p) for p in shims)
         to_running = [running[n] - sent[n] for n in names]
         to_ready = [ready[n] - sent[n] for n in names]
         for n in names:  # leave the node as it was for the next round
@@ -148,6 +157,7 @@ async def measure(cluster: NodeCluster, count: int, rate: float) -> dict:
             "shims": len(shims),
             "shim_rss_mb_total": round(shim_rss / 2**20, 1),
             "shim_rss_per_pod_mb": round(shim_rss / max(1, len(shims)) / 2**20, 2),
+            "shim_pss_per_pod_mb": round(shim_pss / max(1, len(shims)) / 2**20, 2),
         }
     finally:
         await client.close()
