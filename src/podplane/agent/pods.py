@@ -463,7 +463,9 @@ class PodWorkers:
         return waiting, wake
 
     def _stop_all(self, pod: dict, state: _PodState, node: NodeHandle, now: float) -> None:
-        grace = float(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
+        # upstream's pod workers never stop a pod with less than 1 s (so a forced deletion held by a
+        # finalizer still runs preStop); the API's value is whole seconds
+        grace = float(pod["metadata"].get("deletionGracePeriodSeconds") or 0) or 1.0
         sandbox: SandboxStatus | None = self.runtime.status(state.uid, now)
         init_names = {c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []}
         for name, cs in (sandbox.latest() if sandbox else {}).items():

@@ -12,9 +12,11 @@ private thread pool) and `status()` shows the progress, as a CRI runtime does fo
   mounts, `RuncRuntime.create` and `start`; a failure is the waiting reason (CreateContainerConfigError,
   CreateContainerError, RunContainerError) and is retried with back-off. Then an exit watcher (the
   shim's pidfd on the loop, plus a slow safety poll), postStart (`agent.hooks`), probes (`agent.probes`).
-- `stop_container`: preStop within the grace period, SIGTERM, SIGKILL; one not running yet is dropped.
-- `remove_sandbox`: containers, network, volumes and pod files go, in the background, retried until
-  done; a second call (the pod left the API) also removes the logs.
+- `stop_container`: preStop within the grace period, SIGTERM, SIGKILL when the rest of the grace period
+  (at least 2 s, upstream's minimum window) has passed; one not running yet is dropped.
+- `remove_sandbox`: containers still running are stopped with a grace period of 1 s (a pod that left
+  the API, as upstream), then containers, network, volumes and pod files go, in the background,
+  retried until done; a second call (the pod left the API) also removes the logs.
 - `restore`: re-adopt a pod's containers and network after an agent restart, restarting nothing;
   `load()` reads them all once first, `gc(keep)` removes what belongs to no pod.
 Events go to the injected `event(pod, type, reason, message, field_path)`; `set_listener(cb)`
@@ -84,7 +86,13 @@ MAX_RETRY_BACKOFF = 300.0
 POLL_INTERVAL = 10.0
 """Safety poll of running containers, for exits the shim's pidfd did not report."""
 MIN_STOP_GRACE = 2.0
-"""Upstream's minimumGracePeriodInSeconds: what a preStop hook leaves the container at least."""
+"""Upstream's minimumGracePeriodInSeconds: the least time between SIGTERM and SIGKILL, whatever the
+grace period (and a preStop hook) left."""
+REMOVAL_GRACE = 1.0
+"""The grace period of containers still running when their pod is removed without a graceful stop
+(it left the API: a forced deletion): upstream's pod workers never use less than 1 s."""
+REMOVAL_WAIT = 10.0
+"""How long a removal waits for those containers to stop before it kills what is left."""
 DEFAULT_GRACE = 30.0
 KEEP_INSTANCES = 2
 """Instances kept per container name (the latest and the one before), like the kubelet's GC."""
@@ -492,6 +500,7 @@ class RuncPodRuntime:
                        and t not in {i.stop_task for i in rec.instances}]
             if waiting:  # setup and launches end at their next step (a create in flight finishes first)
                 await asyncio.wait(waiting, timeout=60)
+            await self._stop_for_removal(rec)
             for inst in rec.instances:
                 self._forget_instance(inst)
             delay = self.retry_backoff
@@ -510,6 +519,23 @@ class RuncPodRuntime:
                 self._logs_pending.discard(rec.uid)
                 self._removed.discard(rec.uid)
                 await self._thread(self._remove_logs, rec.uid)
+
+    async def _stop_for_removal(self, rec: _Pod) -> None:
+        """Stop what still runs as the kubelet stops the containers of a pod that left the API
+        (upstream gives them a grace period of 1 s: preStop, SIGTERM, SIGKILL after the minimum
+        window). Stops under way are waited for up to REMOVAL_WAIT, like the new ones; the teardown
+        kills whatever is left after that."""
+        stops: list[asyncio.Task] = []
+        for inst in rec.instances:
+            if inst.stop_task is not None and not inst.stop_task.done():
+                stops.append(inst.stop_task)
+            elif inst.cid and inst.running and not inst.stopping:
+                inst.stopping = True
+                self._emit_for(rec, inst, "Normal", "Killing", f"Stopping container {inst.name}")
+                inst.stop_task = self._spawn(self._stop(rec, inst, REMOVAL_GRACE), rec, f"stopping {inst.name}")
+                stops.append(inst.stop_task)
+        if stops:
+            await asyncio.wait(stops, timeout=REMOVAL_WAIT)
 
     async def _teardown(self, rec: _Pod) -> None:
         await self._thread(self.runc.remove_pod, rec.pod)
@@ -869,9 +895,9 @@ class RuncPodRuntime:
             except HookError as e:
                 log.info("pod %s: the preStop hook of %s failed: %s", rec.uid, inst.name, e)
                 self._emit_for(rec, inst, "Warning", FAILED_PRE_STOP_HOOK, PRE_STOP_HOOK_FAILED)
-            remaining = max(grace - (time.monotonic() - started), min(grace, MIN_STOP_GRACE))
-        else:
-            remaining = grace
+            grace -= int(time.monotonic() - started)  # upstream deducts the hook's whole seconds
+        # Upstream's killContainer: never less than the minimum window between SIGTERM and SIGKILL.
+        remaining = max(grace, MIN_STOP_GRACE)
         try:
             info = await self._thread(self.runc.stop, inst.cid, remaining)
         except ContainerNotFound:
