@@ -26,7 +26,7 @@ from podplane.agent.network import CNIError, FakePodNetwork
 from podplane.agent.pods import PodWorkers
 from podplane.agent.podstatus import generate_pod_status
 from podplane.agent.probes import ProbeManager
-from podplane.agent.runtime import CREATED, EXITED, RUNNING, ContainerStatus, SandboxStatus
+from podplane.agent.runtime import CREATED, EXITED, RUNNING, ContainerStatus, SandboxStatus, runc_pods
 from podplane.agent.runtime.fake import FakeRuntime
 from podplane.agent.runtime.oci import SpecError
 from podplane.agent.runtime.runc import ContainerInfo, ContainerNotFound, ExecResult, RuncError
@@ -218,6 +218,38 @@ async def env(tmp_path):
     e = Env(tmp_path)
     yield e
     await e.close()
+
+
+class FakeHooks:
+    """`hook_runner` in memory: each run is appended to `log` (the FakeRunc's calls, so that it shows
+    in order with them) as (hook, instance id, timeout), and takes `takes` seconds of `clock`."""
+
+    def __init__(self, log: list, clock: Clock | None = None, takes: float = 0.0) -> None:
+        self.log, self.clock, self.takes = log, clock, takes
+
+    async def __call__(self, handler, *, pod, container, instance_id, pod_ip, exec_fn,
+                       timeout=None, on_event=None) -> None:  # noqa: ASYNC109 (run_hook's signature)
+        lifecycle = container.get("lifecycle") or {}
+        self.log.append(("preStop" if handler is lifecycle.get("preStop") else "postStart", instance_id, timeout))
+        if self.clock is not None:
+            self.clock.advance(self.takes)
+
+
+def hooked_env(tmp_path, clock: Clock | None = None, takes: float = 0.0) -> Env:
+    """An Env whose hooks are FakeHooks logging into `env.runc.calls`."""
+    runc = FakeRunc(str(tmp_path / "logs"))
+    return Env(tmp_path, runc=runc, hook_runner=FakeHooks(runc.calls, clock, takes))
+
+
+@pytest.fixture
+def monotonic(monkeypatch) -> Clock:
+    """The monotonic clock the runtime times preStop hooks with; only FakeHooks move it."""
+    clock = Clock(1000.0)
+    monkeypatch.setattr(runc_pods, "time", SimpleNamespace(monotonic=clock, time=time.time))
+    return clock
+
+
+PRE_STOP = {"preStop": {"exec": {"command": ["drain"]}}}
 
 
 def pod_with(*containers: dict, name: str = "p", **spec) -> dict:
@@ -452,6 +484,33 @@ async def test_stop_runs_pre_stop_then_terminates_within_the_grace_period(env):
     assert env.latest("uid-p").exit_code == 143
 
 
+@pytest.mark.parametrize("grace,pre_stop_takes,stop_grace", [
+    pytest.param(30, None, 30.0, id="no-preStop"),
+    pytest.param(1, None, 2.0, id="no-preStop-1s-gets-the-2s-minimum"),
+    pytest.param(0, None, 2.0, id="no-preStop-0s-gets-the-2s-minimum"),
+    pytest.param(10, 0.9, 10.0, id="preStop-under-1s-deducts-nothing"),
+    pytest.param(10, 3.7, 7.0, id="preStop-deducts-its-whole-seconds"),
+    pytest.param(5, 4.0, 2.0, id="preStop-leaves-1s-gets-the-2s-minimum"),
+    pytest.param(3, 3.0, 2.0, id="preStop-used-it-all-gets-the-2s-minimum"),
+])
+async def test_stop_deducts_the_pre_stop_time_and_gives_sigterm_at_least_2s(tmp_path, monotonic, grace,
+                                                                           pre_stop_takes, stop_grace):
+    e = hooked_env(tmp_path, monotonic, pre_stop_takes or 0.0)
+    try:
+        container = {"name": "app", "image": "busybox", "command": ["sleep", "1d"]}
+        if pre_stop_takes is not None:
+            container["lifecycle"] = PRE_STOP
+        await running_pod(e, pod_with(container, terminationGracePeriodSeconds=grace))
+        cid = e.latest("uid-p").id.removeprefix("runc://")
+        before = len(e.runc.calls)
+        e.rt.stop_container("uid-p", "app", grace, T0)
+        await eventually(lambda: e.latest("uid-p").state == EXITED)
+        hook = [] if pre_stop_takes is None else [("preStop", cid, grace)]
+        assert e.runc.calls[before:] == [*hook, ("stop", cid, stop_grace)]
+    finally:
+        await e.close()
+
+
 async def test_post_start_holds_started_and_a_failure_kills_the_container(env):
     gate = threading.Event()
 
@@ -514,6 +573,40 @@ async def test_remove_sandbox_tears_everything_down_and_then_the_logs(env):
     env.rt.remove_sandbox("uid-p")  # the pod left the API
     await eventually(lambda: not logs.exists())
     assert pod["metadata"]["uid"] == "uid-p"
+
+
+@pytest.mark.parametrize("lifecycle,exited,stopping", [
+    pytest.param(PRE_STOP, False, [("preStop", 1.0), ("stop", 2.0)], id="running-with-preStop"),
+    pytest.param(None, False, [("stop", 2.0)], id="running-without-preStop"),
+    pytest.param(PRE_STOP, True, None, id="exited-already"),
+])
+async def test_removing_a_pod_that_left_the_api_stops_its_running_containers_first(tmp_path, lifecycle, exited,
+                                                                                  stopping):
+    e = hooked_env(tmp_path)
+    calls = e.network.calls = e.runc.calls  # one timeline: runc, hooks, network and events
+
+    def event(pod, event_type, reason, message, field_path) -> None:
+        calls.append(("event", event_type, reason, message, field_path))
+
+    e.rt.event = event
+    try:
+        container = {"name": "app", "image": "busybox", "command": ["sleep", "1d"]}
+        if lifecycle:
+            container["lifecycle"] = lifecycle
+        await running_pod(e, pod_with(container))
+        cid = e.latest("uid-p").id.removeprefix("runc://")
+        if exited:
+            e.runc.finish(cid, 0)
+            await eventually(lambda: e.latest("uid-p").state == EXITED)
+        before = len(calls)
+        e.rt.remove_sandbox("uid-p")  # a forced deletion: no stop_container before
+        await e.rt.wait_removed("uid-p")
+        graceful = [] if stopping is None else [
+            ("event", "Normal", "Killing", "Stopping container app", "spec.containers{app}"),
+            *[(verb, cid, grace) for verb, grace in stopping]]
+        assert calls[before:] == [*graceful, ("remove_pod", "uid-p"), ("remove", cid), ("teardown", "uid-p")]
+    finally:
+        await e.close()
 
 
 async def test_restore_adopts_running_containers_and_the_network(tmp_path):
@@ -649,6 +742,31 @@ async def test_pod_workers_report_image_pull_back_off_and_delete_a_pod_that_neve
         await env.rt.wait_removed("uid-p")
         assert ("teardown", "uid-p") in env.network.calls
         assert env.runc.verbs() == ["remove_pod"], "nothing was ever created"
+
+
+@pytest.mark.parametrize("deletion_grace,hook_timeout,stop_grace", [
+    pytest.param(0, 1.0, 2.0, id="0s-becomes-1s"),
+    pytest.param(5, 5.0, 5.0, id="5s"),
+])
+async def test_pod_workers_stop_a_deleted_pod_with_at_least_1s_of_grace(tmp_path, deletion_grace, hook_timeout,
+                                                                       stop_grace):
+    e = hooked_env(tmp_path)
+    try:
+        async with Workers(e) as w:
+            w.client.seed(w.info, pod_with({"name": "app", "image": "busybox", "command": ["sleep", "1d"],
+                                            "lifecycle": PRE_STOP}))
+            await eventually(lambda: (w.status("p").get("containerStatuses") or [{}])[0].get("ready") is True)
+            cid = e.latest("uid-p").id.removeprefix("runc://")
+            deleting = copy.deepcopy(w.client.stored(w.info, "p", "default"))
+            deleting["metadata"].update(deletionTimestamp="2027-01-15T08:00:30Z",
+                                        deletionGracePeriodSeconds=deletion_grace, resourceVersion="99")
+            w.client.objects[w.client._key(w.info, "default", "p")] = deleting
+            await eventually(lambda: w.client.stored(w.info, "p", "default") is None, what="the deletion")
+        assert [c for c in e.runc.calls if c[0] in ("preStop", "stop")] == [
+            ("preStop", cid, hook_timeout), ("stop", cid, stop_grace)], "preStop runs: the grace is not 0"
+        assert ("Normal", "Killing", "Stopping container app", "spec.containers{app}") in e.events
+    finally:
+        await e.close()
 
 
 async def test_pod_workers_adopt_a_pod_without_restarting_it_or_reserving_an_address(tmp_path):
