@@ -38,7 +38,8 @@ def process_cluster(tmp_path_factory):
 
 def test_process_pods_run_on_the_host_network_and_say_so(process_cluster):
     c = process_cluster
-    assert "does not isolate pods" in c.logs()
+    c.wait_for(lambda: "does not isolate pods" in c.log_path.read_text(), timeout=30,
+               what="the agent's warning about what the process runtime does not isolate")
     node = c.kubectl("get", "node", c.node_name, "-o", "jsonpath={.status.nodeInfo.containerRuntimeVersion}")
     assert node.stdout.startswith("process://")
     apply(c, textwrap.dedent(f"""
