@@ -121,6 +121,7 @@ def _server_settings(args: argparse.Namespace) -> ServerSettings:
             default_toleration_seconds=args.default_toleration_seconds,
             service_cidr=args.service_cidr,
             service_node_port_range=args.service_node_port_range,
+            cluster_dns=args.cluster_dns,
         ),
         controllers=ControllerSettings(
             enabled=() if args.disable_controllers else tuple(
@@ -249,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Run the control plane. Writes <data-dir>/kubeconfig.yaml "
                                         "for the admin at start.")
     _add_server_flags(server)
+    server.add_argument("--cluster-dns", default="10.43.0.10",
+                        help="ClusterIP of kube-system/kube-dns, answered by every node (default: %(default)s)")
     server.set_defaults(func=_cmd_server)
 
     up = sub.add_parser("up", help="run a single-node cluster in one process (what `make up` runs)",

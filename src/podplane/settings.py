@@ -55,6 +55,9 @@ class ApiServerSettings:
     Service's; cluster DNS gets the tenth (10.43.0.10)."""
     service_node_port_range: str = "30000-32767"
     """NodePort range, as upstream."""
+    cluster_dns: str = "10.43.0.10"
+    """ClusterIP of kube-system/kube-dns, the cluster DNS every node answers on (k3s's default);
+    the agents' --cluster-dns must match."""
     default_toleration_seconds: int = 300
     """tolerationSeconds of the not-ready/unreachable NoExecute tolerations added to every new
     pod (upstream DefaultTolerationSeconds admission): pods leave a lost node after 5 min."""

@@ -15,6 +15,7 @@ Composed by `podplane.server`, which owns the backend and the listening socket.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import platform
 import time
@@ -128,20 +129,34 @@ class ApiServer:
         self.ready = True
 
     async def _ensure_kubernetes_service(self) -> None:
-        """default/kubernetes: the in-cluster name of the API, on the range's first address."""
-        info = self.registry.get("", "v1", "services")
-        if await self.store.get_or_none(info, "default", "kubernetes") is not None:
-            return
+        """default/kubernetes: the in-cluster name of the API, on the range's first address, with
+        Endpoints and an EndpointSlice naming this server (upstream's endpoint reconciler), so
+        pods reach the API through the Service; and kube-system/kube-dns on the cluster DNS
+        address, answered by every node's DNS server (no selector, no endpoints: node-local)."""
         first_ip = str(self.allocator.network.network_address + 1)
+        await self._ensure_service("default", "kubernetes", {"component": "apiserver", "provider": "kubernetes"}, {
+            "type": "ClusterIP", "clusterIP": first_ip, "sessionAffinity": "None",
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": self.settings.port}]})
+        address = self.settings.advertise_address or self.settings.bind_address
+        if address not in ("", "0.0.0.0", "::"):
+            await self._ensure_kubernetes_endpoints(address)
+        dns = self.settings.cluster_dns
+        if dns and ipaddress.ip_address(dns) in self.allocator.network:
+            await self._ensure_service("kube-system", "kube-dns", {
+                "k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"}, {
+                "type": "ClusterIP", "clusterIP": dns, "sessionAffinity": "None",
+                "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                          {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]})
+
+    async def _ensure_service(self, namespace: str, name: str, labels: dict, spec: dict) -> None:
+        info = self.registry.get("", "v1", "services")
+        if await self.store.get_or_none(info, namespace, name) is not None:
+            return
         svc = self.strategy.prepare_for_create(info, {
             "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"type": "ClusterIP", "clusterIP": first_ip, "sessionAffinity": "None",
-                     "ports": [{"name": "https", "port": 443, "protocol": "TCP",
-                                "targetPort": self.settings.port}]}})
+            "metadata": {"name": name, "namespace": namespace, "labels": labels}, "spec": spec})
         try:
-            await self.allocator.reserve_ip(first_ip, svc)
+            await self.allocator.reserve_ip(spec["clusterIP"], svc)
         except errors.ApiError:
             pass  # already reserved by an earlier start that crashed before creating the Service
         try:
@@ -149,6 +164,42 @@ class ApiServer:
         except errors.ApiError as e:
             if e.code != 409:
                 raise
+
+    async def _ensure_kubernetes_endpoints(self, address: str) -> None:
+        """Endpoints and EndpointSlice of default/kubernetes: this server's address and port."""
+        port = self.settings.port
+        objects = [
+            (self.registry.get("", "v1", "endpoints"), {
+                "apiVersion": "v1", "kind": "Endpoints",
+                "metadata": {"name": "kubernetes", "namespace": "default",
+                             "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                "subsets": [{"addresses": [{"ip": address}],
+                             "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]}),
+            (self.registry.get("discovery.k8s.io", "v1", "endpointslices"), {
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "kubernetes", "namespace": "default",
+                             "labels": {"kubernetes.io/service-name": "kubernetes"}},
+                "addressType": "IPv6" if ":" in address else "IPv4",
+                "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}),
+        ]
+        for info, obj in objects:
+            current = await self.store.get_or_none(info, "default", "kubernetes")
+            if current is not None:  # another address or port since the last start: update it
+                fields = {k: obj[k] for k in ("subsets", "endpoints", "ports") if k in obj}
+                if all(current.get(k) == v for k, v in fields.items()):
+                    continue
+                try:
+                    await self.store.write(info, current, {**current, **fields})
+                except errors.ApiError as e:
+                    if e.code != 409:
+                        raise
+                continue
+            try:
+                await self.store.create(info, self.strategy.prepare_for_create(info, obj))
+            except errors.ApiError as e:
+                if e.code != 409:
+                    raise
 
     # -- HTTP ------------------------------------------------------------------------------
     def app(self) -> web.Application:
