@@ -43,6 +43,10 @@ CONTROLLER_MODULES: dict[str, str] = {
     "nodelifecycle": "podplane.controllers.nodelifecycle",
     "persistentvolume": "podplane.controllers.persistentvolume",
     "nodeipam": "podplane.controllers.nodeipam",
+    "endpoints": "podplane.controllers.endpoints",
+    "endpointslice": "podplane.controllers.endpointslice",
+    "endpointslicemirroring": "podplane.controllers.endpointslice:new_mirroring",
+    "servicelb": "podplane.controllers.servicelb",
 }
 
 
