@@ -159,6 +159,7 @@ def _agent_settings(args: argparse.Namespace, *, kubeconfig: str, data_dir: str)
         cluster_domain=args.cluster_domain,
         image_catalog=args.image_catalog,
         netns_prefix=args.netns_prefix,
+        cluster_cidr=getattr(args, "cluster_cidr", "10.42.0.0/16"),
     )
 
 
@@ -277,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds a simulated container takes to start (default: %(default)s)")
     agent.add_argument("--service-cidr", default="10.43.0.0/16",
                        help="the cluster's Service range, kept unroutable on the node (default: %(default)s)")
+    agent.add_argument("--cluster-cidr", default="10.42.0.0/16",
+                       help="the cluster's pod address range (the server's --cluster-cidr; default: %(default)s)")
     agent.set_defaults(func=_cmd_agent)
 
     killall = sub.add_parser("killall", help="stop every pod container of a node agent and clean up after it",

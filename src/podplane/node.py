@@ -8,11 +8,19 @@ Each start-up phase that fails says which phase it was and what to do about it
 (k3s style): settings, kubeconfig, connect, register. On SIGINT/SIGTERM the agent
 stops its loops and exits 0; Nodes and Leases stay, so the node lifecycle
 controller sees the node go NotReady after its grace period, as with a kubelet.
+
+A runc node also runs the node's Service plumbing beside the agent (`node_services`):
+the proxy (`podplane.proxy.proxier.ServiceProxy`: one nftables table for ClusterIP,
+NodePort and LoadBalancer traffic) and the cluster DNS (`podplane.proxy.dns.ClusterDNS`)
+answering on the cluster DNS address through a local route. Both stay in force when the
+agent stops (traffic keeps flowing; a restarted agent takes them over); `podplane
+killall` removes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -22,6 +30,7 @@ import time
 from podplane.agent import Agent, ConfigError
 from podplane.api.errors import ApiError
 from podplane.client import Client, TransportError, transport_from_kubeconfig
+from podplane.client.informer import InformerFactory
 from podplane.settings import AgentSettings
 
 __all__ = ["CONNECT_TIMEOUT", "StartupError", "run_agent", "serve_agent"]
@@ -97,9 +106,48 @@ async def serve_agent(settings: AgentSettings, stop: asyncio.Event, *, started: 
               f"({agent.names[0]}{' .. ' + agent.names[-1] if len(agent.names) > 1 else ''})", flush=True)
         if started is not None:
             started.set()
-        await agent.run(stop)
+        async with node_services(agent, settings, client):
+            await agent.run(stop)
     finally:
         await client.close()
+
+
+@contextlib.asynccontextmanager
+async def node_services(agent: Agent, settings: AgentSettings, client: Client):
+    """Proxy and cluster DNS of a runc node while the agent runs (nothing for other runtimes)."""
+    if settings.runtime != "runc":
+        yield
+        return
+    from podplane.proxy._command import run as runner
+    from podplane.proxy.dns import ClusterDNS, ClusterDNSError, ensure_local_route
+    from podplane.proxy.proxier import ServiceProxy
+
+    node = agent.nodes[0]
+    informers = InformerFactory(client)
+    proxy = ServiceProxy(client, informers, node_name=node.name, node_ips=[node.internal_ip],
+                         service_cidr=settings.service_cidr, cluster_dns_ip=settings.cluster_dns,
+                         pod_cidrs=[settings.cluster_cidr])
+    dns = ClusterDNS(informers, cluster_domain=settings.cluster_domain, listen=(settings.cluster_dns, 53),
+                     reverse_cidrs=(settings.service_cidr, settings.cluster_cidr))
+    informers.start()
+    task = asyncio.create_task(proxy.run(), name="service-proxy")
+    dns_started = False
+    try:
+        try:
+            await dns.start()
+            dns_started = True
+            await ensure_local_route(settings.cluster_dns, runner)
+        except (ClusterDNSError, OSError) as e:
+            log.error("cluster DNS on %s:53 is not available: %s; pods will not resolve Service names",
+                      settings.cluster_dns, e)
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        if dns_started:
+            await dns.stop()  # the local route stays: a restarted agent answers there again
+        await informers.stop()
 
 
 def run_agent(settings: AgentSettings) -> int:

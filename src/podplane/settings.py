@@ -146,6 +146,9 @@ class AgentSettings:
     cluster_dns: str = "10.43.0.10"
     """Nameserver written into pods' resolv.conf (dnsPolicy ClusterFirst)."""
     cluster_domain: str = "cluster.local"
+    cluster_cidr: str = "10.42.0.0/16"
+    """Pod addresses of the whole cluster (the server's --cluster-cidr): masqueraded traffic and
+    reverse DNS are decided by it."""
     image_catalog: str = ""
     """Extra host-image catalog file (YAML) layered over the built-in one."""
     netns_prefix: str = "pp-"
