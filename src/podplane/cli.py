@@ -106,7 +106,7 @@ def _cmd_killall(args: argparse.Namespace) -> int:
     data_dir = os.path.abspath(args.data_dir)
     agent_dir = os.path.join(data_dir, "agent")
     return run_killall(agent_dir if os.path.isdir(agent_dir) else data_dir, cgroup_parent=args.cgroup_parent,
-                       netns_prefix=args.netns_prefix)
+                       netns_prefix=args.netns_prefix, cluster_dns=args.cluster_dns)
 
 
 def _server_settings(args: argparse.Namespace) -> ServerSettings:
@@ -291,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "`podplane agent` (default: %(default)s)")
     killall.add_argument("--cgroup-parent", default="/podplane", help="the agent's --cgroup-parent")
     killall.add_argument("--netns-prefix", default="pp-", help="the agent's --netns-prefix")
+    killall.add_argument("--cluster-dns", default="10.43.0.10", help="the agent's --cluster-dns")
     killall.set_defaults(func=_cmd_killall)
 
     image = sub.add_parser("image", help="manage the node's local images (OCI layouts, docker save archives)",

@@ -169,14 +169,15 @@ def run_agent(settings: AgentSettings) -> int:
     return 0
 
 
-def run_killall(data_dir: str, *, cgroup_parent: str = "/podplane", netns_prefix: str = "pp-") -> int:
+def run_killall(data_dir: str, *, cgroup_parent: str = "/podplane", netns_prefix: str = "pp-",
+                cluster_dns: str = "10.43.0.10") -> int:
     """`podplane killall`: see `agent.cleanup`."""
     from podplane.agent.cleanup import killall
 
     if os.geteuid() != 0:
         print("podplane: killall needs root (containers, mounts, cgroups, namespaces)", file=sys.stderr)
         return 1
-    clean = killall(data_dir, cgroup_parent=cgroup_parent, netns_prefix=netns_prefix)
+    clean = killall(data_dir, cgroup_parent=cgroup_parent, netns_prefix=netns_prefix, cluster_dns=cluster_dns)
     if not clean:
         print("podplane: some leftovers could not be removed (see above); stop the agent first and retry",
               file=sys.stderr)
