@@ -54,9 +54,16 @@ class FakeUpstream(asyncio.DatagramProtocol):
 
     async def start(self) -> FakeUpstream:
         loop = asyncio.get_running_loop()
-        self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(LOOPBACK, 0))
-        self.port = self.transport.get_extra_info("sockname")[1]
-        self.server = await asyncio.start_server(self._tcp, LOOPBACK, self.port)
+        for attempt in range(20):  # a free UDP port whose TCP twin is free too
+            self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(LOOPBACK, 0))
+            self.port = self.transport.get_extra_info("sockname")[1]
+            try:
+                self.server = await asyncio.start_server(self._tcp, LOOPBACK, self.port)
+                return self
+            except OSError:
+                self.transport.close()
+                if attempt == 19:
+                    raise
         return self
 
     @property
