@@ -205,3 +205,26 @@ def test_agent_restart_keeps_containers_running(node_cluster):
         assert pod(c, "survivor")["status"]["phase"] == "Running"
     finally:
         delete_pods(c, "survivor", "newcomer")
+
+
+def test_logs_by_label_selector_and_container(node_cluster):
+    c = node_cluster
+    for i in (1, 2):
+        apply(c, textwrap.dedent(f"""
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: sel-{i}, labels: {{app: sel}}}}
+            spec:
+              restartPolicy: Never
+              containers:
+              - {{name: main, image: busybox, command: [sh, -c, "echo main-{i}"]}}
+              - {{name: side, image: busybox, command: [sh, -c, "echo side-{i}"]}}
+        """))
+    try:
+        for i in (1, 2):
+            wait_pod(c, f"sel-{i}", lambda p: p["status"].get("phase") == "Succeeded", what=f"sel-{i} done")
+        assert sorted(c.kubectl("logs", "-l", "app=sel", "-c", "main").stdout.split()) == ["main-1", "main-2"]
+        both = c.kubectl("logs", "sel-1", "--all-containers", "--prefix").stdout.splitlines()
+        assert sorted(both) == ["[pod/sel-1/main] main-1", "[pod/sel-1/side] side-1"]
+    finally:
+        delete_pods(c, "sel-1", "sel-2")
