@@ -7,7 +7,9 @@
   controller owns exactly the objects its selector matches;
 - `compute_hash(template, collision_count)`: the FNV-32a hash used for
   pod-template-hash and controller-revision-hash, encoded like upstream's
-  `rand.SafeEncodeString`.
+  `rand.SafeEncodeString`;
+- `QueueController`: the base that gives a controller its client, worker count, event
+  recorder and a work queue named after it.
 Pure functions except `claim`, which writes through the client.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from typing import ClassVar
 
 import orjson
 
@@ -22,8 +25,10 @@ from podplane.api.errors import ApiError
 from podplane.api.meta import parse_time
 from podplane.api.registry import ResourceInfo
 from podplane.api.selectors import LabelSelector
+from podplane.client.workqueue import WorkQueue
 
 __all__ = [
+    "QueueController",
     "claim",
     "compute_hash",
     "condition",
@@ -195,3 +200,17 @@ async def claim(client, info: ResourceInfo, owner: dict, selector: LabelSelector
             raise
         claimed.append(adopted)
     return claimed
+
+
+class QueueController:
+    """What a queue-driven controller sets up first: `client`, `workers` (the settings'
+    count unless given), `recorder` (events as `component`) and `queue`, a `WorkQueue`
+    named after the controller's `name`."""
+
+    name: ClassVar[str]
+
+    def __init__(self, ctx, component: str, *, workers: int | None = None) -> None:
+        self.client = ctx.client
+        self.workers = ctx.settings.workers if workers is None else workers
+        self.recorder = ctx.recorder(component)
+        self.queue = WorkQueue(self.name)

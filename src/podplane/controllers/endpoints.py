@@ -28,24 +28,20 @@ import logging
 import math
 
 from podplane.api.errors import ApiError
-from podplane.api.selectors import selector_from_set
 from podplane.client.informer import key_of, split_key
-from podplane.client.workqueue import WorkQueue
 
 from .common import is_pod_ready
 from .endpointslice.util import (
     ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
     LABEL_HEADLESS,
     LEADER_ELECTION_ANNOTATION,
+    ServicePodWatcher,
     TriggerTimeTracker,
     address_family,
     find_port,
     format_trigger_time,
     is_service_ip_set,
     pod_ips,
-    service_selector,
-    services_for_pod,
-    services_to_update_on_pod_change,
     should_pod_be_in_endpoints,
     should_set_hostname,
 )
@@ -236,37 +232,19 @@ def _without_rv(subsets: list[dict]) -> list[dict]:
 # -------------------------------------------------------------------------- controller
 
 
-class EndpointsController:
+class EndpointsController(ServicePodWatcher):
     name = "endpoints"
 
     def __init__(self, ctx) -> None:
-        self.client = ctx.client
-        self.workers = ctx.settings.workers
-        self.recorder = ctx.recorder("endpoint-controller")
-        self.queue = WorkQueue(self.name)
+        super().__init__(ctx, "endpoint-controller")
         self.endpoints_info = ctx.client.resource("", "endpoints")
-        self.services = ctx.informers.resource("", "services")
-        self.pods = ctx.informers.resource("", "pods")
-        self.endpoints = ctx.informers.resource("", "endpoints")
         self.trigger_times = TriggerTimeTracker()
         self._stale: dict[str, str] = {}  # key → resourceVersion our last update replaced
-        self.services.add_handler(self._service_changed, lambda old, new: self._service_changed(new),
-                                  self._service_changed)
-        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_added)
+        self.watch_services_and_pods(ctx)
+        self.endpoints = ctx.informers.resource("", "endpoints")
         self.endpoints.add_handler(None, None, self._endpoints_deleted)
 
-    # -- handlers: map events to keys ------------------------------------------------------
-    def _service_changed(self, service: dict) -> None:
-        self.queue.add(key_of(service))
-
-    def _pod_added(self, pod: dict) -> None:
-        for key in services_for_pod(self.services, pod):
-            self.queue.add(key)
-
-    def _pod_updated(self, old: dict, new: dict) -> None:
-        for key in services_to_update_on_pod_change(self.services, old, new):
-            self.queue.add(key)
-
+    # -- handlers: map events to keys (Services and pods: ServicePodWatcher) -------------
     def _endpoints_deleted(self, endpoints: dict) -> None:
         self.queue.add(key_of(endpoints))
 
@@ -291,13 +269,9 @@ class EndpointsController:
             self.trigger_times.delete(key)
             self._stale.pop(key, None)
             return
-        spec = service.get("spec") or {}
-        if spec.get("type") == "ExternalName":
-            return
-        selector = service_selector(service)
-        if selector is None:
-            return  # manually managed Endpoints
-        pods = sorted(self.pods.list(namespace, selector_from_set(selector)), key=lambda p: p["metadata"]["name"])
+        pods = self.selected_pods(namespace, service)
+        if pods is None:
+            return  # ExternalName, or manually managed Endpoints
         trigger = self.trigger_times.compute(key, service, pods)
         subsets, ready, not_ready = build_subsets(service, pods)
 

@@ -24,9 +24,8 @@ import logging
 
 from podplane.api.errors import ApiError
 from podplane.client.informer import key_of, split_key
-from podplane.client.workqueue import WorkQueue
 
-from .common import condition
+from .common import QueueController, condition
 from .endpointslice.util import LABEL_SERVICE_NAME, address_family
 
 __all__ = ["EXCLUDE_LB_LABEL", "ServiceLBController", "load_balancer_ips", "new", "wants_load_balancer"]
@@ -76,14 +75,11 @@ def _ingress_ips(status: dict | None) -> list[tuple[str, str | None]]:
     return [(i.get("ip") or i.get("hostname") or "", i.get("ipMode")) for i in ingress]
 
 
-class ServiceLBController:
+class ServiceLBController(QueueController):
     name = "servicelb"
 
     def __init__(self, ctx) -> None:
-        self.client = ctx.client
-        self.workers = 1
-        self.recorder = ctx.recorder("service-lb-controller")
-        self.queue = WorkQueue(self.name)
+        super().__init__(ctx, "service-lb-controller", workers=1)
         self.services_info = ctx.client.resource("", "services")
         self.services = ctx.informers.resource("", "services")
         self.nodes = ctx.informers.resource("", "nodes")

@@ -7,36 +7,26 @@ turns a non-zero status into `CommandFailed`. A program that is not installed ra
 and reaped, so no `ip` or plugin process outlives the call. Callers take a `Runner`
 (this `run` by default) so unit tests can inject a fake that records argv and answers
 like the real programs would.
+
+The runner itself is `podplane.utils.command`; this module binds it to the network
+layer's errors (`errors.CommandFailed`, ... all `NetworkError`) and time limit.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from podplane.agent.network.errors import CommandFailed, CommandTimeout, ToolMissing
+from podplane.utils import command
+from podplane.utils.command import Completed
 
 __all__ = ["DEFAULT_TIMEOUT", "Completed", "Runner", "check", "run"]
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds an `ip`/`sysctl` call may take; they normally take milliseconds."""
 
-
-@dataclass(frozen=True)
-class Completed:
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    def text(self) -> str:
-        return self.stdout.decode(errors="replace")
+_ERRORS = command.Errors(missing=ToolMissing, failed=CommandFailed, timeout=CommandTimeout)
 
 
 class Runner(Protocol):
@@ -57,48 +47,9 @@ async def run(
     env: Mapping[str, str] | None = None,
     time_limit: float = DEFAULT_TIMEOUT,
 ) -> Completed:
-    argv = tuple(argv)
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=dict(env) if env is not None else None,
-        )
-    except FileNotFoundError as e:
-        raise ToolMissing(argv[0]) from e
-    except PermissionError as e:
-        raise CommandFailed(argv, 126, f"cannot execute: {e}") from e
-    try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(input), time_limit)
-    except TimeoutError as e:
-        await _kill(proc)
-        raise CommandTimeout(argv, time_limit) from e
-    except BaseException:
-        await _kill(proc)
-        raise
-    assert proc.returncode is not None
-    return Completed(argv, proc.returncode, stdout, stderr)
-
-
-async def _kill(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-    # Reap it even while being cancelled, so no zombie is left behind.
-    await asyncio.shield(proc.wait())
+    return await command.run(argv, input=input, env=env, time_limit=time_limit, errors=_ERRORS)
 
 
 def check(completed: Completed) -> Completed:
     """`completed` itself when it exited 0, else `CommandFailed` with its stderr."""
-    if completed.returncode != 0:
-        raise CommandFailed(
-            completed.argv,
-            completed.returncode,
-            completed.stderr.decode(errors="replace"),
-            completed.stdout.decode(errors="replace"),
-        )
-    return completed
+    return command.check(completed, _ERRORS)

@@ -13,12 +13,14 @@ can help without a change to the host or the configuration:
         NetworkConfigError            invalid CIDR, name or network configuration
         CNIConfigError                a CNI plugin refused its configuration (codes 1,2,4,6,7)
 
-Third-party exceptions (OSError, JSON errors) are wrapped with `raise ... from e`.
+ToolMissing, CommandFailed and CommandTimeout also subclass their generic namesakes in
+`podplane.utils.command`, whose runner raises them (see `_command`). Third-party
+exceptions (OSError, JSON errors) are wrapped with `raise ... from e`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from podplane.utils import command as generic
 
 __all__ = [
     "CNIConfigError",
@@ -30,16 +32,6 @@ __all__ = [
     "PermanentNetworkError",
     "ToolMissing",
 ]
-
-# Where each program the network layer runs comes from on Debian.
-_PACKAGES = {
-    "ip": "iproute2",
-    "sysctl": "procps",
-    "nft": "nftables",
-    "conntrack": "conntrack",
-    "iptables": "iptables",
-    "nsenter": "util-linux",
-}
 
 
 class NetworkError(Exception):
@@ -59,34 +51,16 @@ class NetworkConfigError(PermanentNetworkError):
     """An invalid pod CIDR, service CIDR, namespace name or CNI configuration."""
 
 
-class ToolMissing(PermanentNetworkError):
-    """A program the network layer needs is not installed."""
-
-    def __init__(self, program: str, package: str = "") -> None:
-        self.program = program
-        self.package = package or _PACKAGES.get(program.rsplit("/", 1)[-1], "")
-        hint = f": install the Debian package {self.package}" if self.package else ""
-        super().__init__(f"{program} not found{hint}")
+class ToolMissing(PermanentNetworkError, generic.ToolMissing):
+    """A program the network layer needs is not installed (names the Debian package)."""
 
 
-class CommandFailed(NetworkError):
+class CommandFailed(NetworkError, generic.CommandFailed):
     """A host command exited with a non-zero status."""
 
-    def __init__(self, argv: Sequence[str], returncode: int, stderr: str = "", stdout: str = "") -> None:
-        self.argv = tuple(argv)
-        self.returncode = returncode
-        self.stderr = stderr.strip()
-        self.stdout = stdout.strip()
-        detail = self.stderr or self.stdout or "no output"
-        super().__init__(f"`{' '.join(self.argv)}` exited with status {returncode}: {detail}")
 
-
-class CommandTimeout(CommandFailed):
+class CommandTimeout(CommandFailed, generic.CommandTimeout):
     """A host command did not finish within its timeout and was killed."""
-
-    def __init__(self, argv: Sequence[str], timeout: float) -> None:
-        self.timeout = timeout
-        super().__init__(argv, -9, f"killed after {timeout:g} s")
 
 
 class CNIError(NetworkError):

@@ -6,7 +6,8 @@ and the k8s.io/endpointslice library).
 - `mirroring`: `EndpointSliceMirroringController`, slices mirrored from manually managed
   Endpoints of Services without a selector;
 - `util`: helpers shared with the Endpoints controller (`controllers/endpoints.py`):
-  pod membership, port resolution, trigger times, the slice write tracker.
+  pod membership, port resolution, trigger times, the slice write tracker, and the
+  controller bases `ServicePodWatcher` and `SliceWriter`.
 
 The manager imports this package by name and calls `new(ctx)` or `new_mirroring(ctx)`.
 """

@@ -21,11 +21,8 @@ import copy
 import ipaddress
 import logging
 
-from podplane.api.errors import ApiError
 from podplane.client.informer import key_of, split_key
-from podplane.client.workqueue import WorkQueue
 
-from .controller import SyncError
 from .reconciler import endpoint_key, endpoints_equal_beyond_hash, port_map_key
 from .util import (
     ANNOTATION_LAST_CHANGE_TRIGGER_TIME,
@@ -33,9 +30,12 @@ from .util import (
     LABEL_SERVICE_NAME,
     LABEL_SKIP_MIRROR,
     LEADER_ELECTION_ANNOTATION,
-    SliceTracker,
+    SliceWriter,
+    SyncError,
     address_family,
+    service_key_of_slice,
     service_selector,
+    slice_name,
 )
 
 __all__ = ["MAX_ENDPOINTS_PER_SUBSET", "MIRRORING_CONTROLLER_NAME", "EndpointSliceMirroringController",
@@ -144,25 +144,21 @@ def _matches(slice_: dict, wanted: dict[tuple, dict], labels: dict, annotations:
     return (meta.get("labels") or {}) == labels and (meta.get("annotations") or {}) == annotations
 
 
-class EndpointSliceMirroringController:
+class EndpointSliceMirroringController(SliceWriter):
     name = "endpointslicemirroring"
+    controller_name = MIRRORING_CONTROLLER_NAME
+    owner_kind = "Endpoints"
 
     def __init__(self, ctx, *, max_endpoints_per_subset: int = MAX_ENDPOINTS_PER_SUBSET) -> None:
-        self.client = ctx.client
-        self.workers = ctx.settings.workers
+        super().__init__(ctx, "endpoint-slice-mirroring-controller")
         self.max_per_subset = max_endpoints_per_subset
-        self.recorder = ctx.recorder("endpoint-slice-mirroring-controller")
-        self.queue = WorkQueue(self.name)
-        self.slices_info = ctx.client.resource("discovery.k8s.io", "endpointslices")
         self.services = ctx.informers.resource("", "services")
         self.endpoints = ctx.informers.resource("", "endpoints")
-        self.slices = ctx.informers.resource("discovery.k8s.io", "endpointslices")
-        self.tracker = SliceTracker()
         self.services.add_handler(self._service_added, self._service_updated, self._service_added)
         self.endpoints.add_handler(self._endpoints_added, self._endpoints_updated, self._endpoints_added)
-        self.slices.add_handler(self._slice_added, self._slice_updated, self._slice_deleted)
+        self.watch_slices(ctx)
 
-    # -- handlers: map events to keys ------------------------------------------------------
+    # -- handlers: map events to keys (slices: SliceWriter) ------------------------------
     def _service_added(self, service: dict) -> None:
         if service_selector(service) is None:
             self.queue.add(key_of(service))
@@ -179,43 +175,11 @@ class EndpointSliceMirroringController:
         if should_mirror(old) or should_mirror(new):
             self.queue.add(key_of(new))
 
-    @staticmethod
-    def _key_of_slice(slice_: dict) -> str | None:
-        meta = slice_.get("metadata") or {}
-        name = (meta.get("labels") or {}).get(LABEL_SERVICE_NAME)
-        return f"{meta.get('namespace')}/{name}" if name else None
-
-    @staticmethod
-    def _managed(slice_: dict) -> bool:
-        return ((slice_.get("metadata") or {}).get("labels") or {}).get(LABEL_MANAGED_BY) == MIRRORING_CONTROLLER_NAME
-
-    def _slice_added(self, slice_: dict) -> None:
-        key = self._key_of_slice(slice_)
-        if key and self._managed(slice_) and self.tracker.should_sync(key, slice_):
-            self.queue.add(key)
-
-    def _slice_updated(self, old: dict, new: dict) -> None:
-        key, old_key = self._key_of_slice(new), self._key_of_slice(old)
-        if key != old_key:
-            for k in (key, old_key):
-                if k:
-                    self.queue.add(k)
-            return
-        if key and (self._managed(old) != self._managed(new)
-                    or (self._managed(new) and self.tracker.should_sync(key, new))):
-            self.queue.add(key)
-
-    def _slice_deleted(self, slice_: dict) -> None:
-        key = self._key_of_slice(slice_)
-        if key and self._managed(slice_) and self.tracker.has(key, slice_):
-            if not self.tracker.handle_deletion(key, slice_):
-                self.queue.add(key)
-
     # -- sync --------------------------------------------------------------------------------
     def _mirrored(self, key: str) -> list[dict]:
         namespace, _ = split_key(key)
         return sorted((s for s in self.slices.list(namespace)
-                       if self._key_of_slice(s) == key and self._managed(s)),
+                       if service_key_of_slice(s) == key and self._managed(s)),
                       key=lambda s: s["metadata"].get("name", ""))
 
     async def sync(self, key: str) -> None:
@@ -250,7 +214,7 @@ class EndpointSliceMirroringController:
             deletes += slices[1:]
             if slices and _matches(slices[0], wanted, labels, annotations):
                 continue
-            fresh = new_mirrored_slice(endpoints, ports, address_type, _name(slices[0]) if slices else "")
+            fresh = new_mirrored_slice(endpoints, ports, address_type, slice_name(slices[0]) if slices else "")
             fresh["endpoints"] = list(wanted.values())[:self.max_per_subset]
             (updates if slices else creates).append(fresh)
         for skey, slices in by_key.items():
@@ -260,52 +224,18 @@ class EndpointSliceMirroringController:
         while creates and deletes:
             recycled = creates.pop()
             victim = deletes.pop()
-            recycled["metadata"]["name"] = _name(victim)
+            recycled["metadata"]["name"] = slice_name(victim)
             recycled["metadata"].pop("generateName", None)
             updates.append(recycled)
-        await self._finalize(key, namespace, endpoints, creates, updates, deletes)
-
-    async def _finalize(self, key: str, namespace: str | None, endpoints: dict, creates: list[dict],
-                        updates: list[dict], deletes: list[dict]) -> None:
-        if not endpoints["metadata"].get("deletionTimestamp"):
-            for slice_ in creates:
-                try:
-                    created = await self.client.create(self.slices_info, slice_, namespace)
-                except ApiError as e:
-                    if any(c.reason == "NamespaceTerminating" for c in e.causes):
-                        return
-                    raise SyncError(f"failed to create EndpointSlice for Endpoints {key}: {e}") from e
-                self.tracker.update(key, created)
-        for slice_ in updates:
-            try:
-                updated = await self.client.update(self.slices_info, slice_)
-            except ApiError as e:
-                raise SyncError(f"failed to update {_name(slice_)} EndpointSlice for Endpoints {key}: {e}") from e
-            self.tracker.update(key, updated)
-        for slice_ in deletes:
-            await self._delete(key, slice_)
-
-    async def _delete(self, key: str, slice_: dict) -> None:
-        namespace = slice_["metadata"].get("namespace")
-        try:
-            await self.client.delete(self.slices_info, _name(slice_), namespace)
-        except ApiError as e:
-            if e.code != 404:
-                raise SyncError(f"failed to delete {_name(slice_)} EndpointSlice for Endpoints {key}: {e}") from e
-            return
-        self.tracker.expect_deletion(key, slice_)
+        await self.write_slices(key, namespace, endpoints, creates, updates, deletes)
 
     async def _delete_mirrored(self, key: str) -> None:
         self.tracker.delete_owner(key)
         errors = []
         for slice_ in self._mirrored(key):
             try:
-                await self._delete(key, slice_)
+                await self.delete_slice(key, slice_)
             except SyncError as e:
                 errors.append(str(e))
         if errors:
             raise SyncError("; ".join(errors))
-
-
-def _name(slice_: dict) -> str:
-    return (slice_.get("metadata") or {}).get("name") or ""

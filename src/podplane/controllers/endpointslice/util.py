@@ -7,7 +7,14 @@ container port (`find_port`), which Services a pod event concerns
 `endpoints.kubernetes.io/last-change-trigger-time` bookkeeping (`TriggerTimeTracker`)
 and `SliceTracker`, the record of the resource versions a controller itself wrote, so
 a sync that runs before the informer has caught up with its own writes waits instead of
-acting twice. Pure functions and in-memory state; no I/O.
+acting twice. Pure functions and in-memory state, except the controller bases below.
+
+Two controller bases share the event handling: `ServicePodWatcher` (the Endpoints and
+EndpointSlice controllers: a Service's events and those of the pods it selects queue
+the Service; `selected_pods`) and `SliceWriter` (the EndpointSlice and mirroring
+controllers: events on the slices labelled managed-by `controller_name` queue their
+Service unless they echo the controller's own write; `write_slices` performs a sync's
+creates, updates and deletes through the client and records them in the tracker).
 """
 
 from __future__ import annotations
@@ -16,12 +23,14 @@ import datetime as dt
 import ipaddress
 import time
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
+from podplane.api.errors import ApiError
 from podplane.api.meta import format_time, parse_time
 from podplane.api.selectors import selector_from_set
 from podplane.client.informer import Informer, key_of
 
-from ..common import condition, is_pod_ready
+from ..common import QueueController, condition, is_pod_ready
 
 __all__ = [
     "ANNOTATION_LAST_CHANGE_TRIGGER_TIME",
@@ -31,19 +40,25 @@ __all__ = [
     "LABEL_SKIP_MIRROR",
     "LABEL_ZONE",
     "LEADER_ELECTION_ANNOTATION",
+    "ServicePodWatcher",
     "SliceTracker",
+    "SliceWriter",
+    "SyncError",
     "TriggerTimeTracker",
     "address_family",
     "find_port",
     "format_trigger_time",
     "is_service_ip_set",
+    "managed_by",
     "pod_endpoints_changed",
     "pod_ips",
     "service_selector",
+    "service_key_of_slice",
     "services_for_pod",
     "services_to_update_on_pod_change",
     "should_pod_be_in_endpoints",
     "should_set_hostname",
+    "slice_name",
 ]
 
 ANNOTATION_LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
@@ -317,3 +332,154 @@ class SliceTracker:
 
     def delete_owner(self, owner: str) -> None:
         self._by_owner.pop(owner, None)
+
+
+def service_key_of_slice(slice_: dict) -> str | None:
+    """`namespace/name` of the Service a slice is labelled for, or None."""
+    meta = slice_.get("metadata") or {}
+    name = (meta.get("labels") or {}).get(LABEL_SERVICE_NAME)
+    return f"{meta.get('namespace')}/{name}" if name else None
+
+
+def managed_by(slice_: dict, controller_name: str) -> bool:
+    """True when the slice's managed-by label names `controller_name`."""
+    return ((slice_.get("metadata") or {}).get("labels") or {}).get(LABEL_MANAGED_BY) == controller_name
+
+
+# ------------------------------------------------------------------ controller bases
+
+
+class ServicePodWatcher(QueueController):
+    """Base of the controllers that derive a Service's endpoints from the pods it selects
+    (Endpoints, EndpointSlice): `watch_services_and_pods` makes the `services` and `pods`
+    informers and queues a Service on its own events and on those of the pods it selects
+    (before or after the change, only when the change matters to endpoints)."""
+
+    services: Informer
+    pods: Informer
+
+    def watch_services_and_pods(self, ctx) -> None:
+        self.services = ctx.informers.resource("", "services")
+        self.pods = ctx.informers.resource("", "pods")
+        self.services.add_handler(self._service_changed, lambda old, new: self._service_changed(new),
+                                  self._service_changed)
+        self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_added)
+
+    def _service_changed(self, service: dict) -> None:
+        self.queue.add(key_of(service))
+
+    def _pod_added(self, pod: dict) -> None:
+        for key in services_for_pod(self.services, pod):
+            self.queue.add(key)
+
+    def _pod_updated(self, old: dict, new: dict) -> None:
+        for key in services_to_update_on_pod_change(self.services, old, new):
+            self.queue.add(key)
+
+    def selected_pods(self, namespace: str, service: dict) -> list[dict] | None:
+        """The pods the Service selects, by name; None for an ExternalName Service or
+        one without a selector (its endpoints are managed by hand)."""
+        if (service.get("spec") or {}).get("type") == "ExternalName":
+            return None
+        selector = service_selector(service)
+        if selector is None:
+            return None
+        return sorted(self.pods.list(namespace, selector_from_set(selector)), key=lambda p: p["metadata"]["name"])
+
+
+class SyncError(Exception):
+    """Some writes for a Service failed; the sync is retried with back-off."""
+
+
+class SliceWriter(QueueController):
+    """Base of the controllers that write EndpointSlices (EndpointSlice, mirroring), told
+    apart by `controller_name` in the managed-by label. `watch_slices` makes
+    `slices_info`, the `slices` informer and the `tracker` of this controller's own
+    writes; a managed slice's event queues its Service (both Services when relabelled)
+    unless it echoes the controller's own write, or the controller deleted it."""
+
+    controller_name: str
+    owner_kind: ClassVar[str]
+    """What the slices are written for ("Service", "Endpoints"), as errors name it."""
+    slices: Informer
+    tracker: SliceTracker
+
+    def watch_slices(self, ctx) -> None:
+        self.slices_info = ctx.client.resource("discovery.k8s.io", "endpointslices")
+        self.slices = ctx.informers.resource("discovery.k8s.io", "endpointslices")
+        self.tracker = SliceTracker()
+        self.slices.add_handler(self._slice_added, self._slice_updated, self._slice_deleted)
+
+    def _managed(self, slice_: dict) -> bool:
+        return managed_by(slice_, self.controller_name)
+
+    def _slice_added(self, slice_: dict) -> None:
+        key = service_key_of_slice(slice_)
+        if key and self._managed(slice_) and self.tracker.should_sync(key, slice_):
+            self.queue.add(key)
+
+    def _slice_updated(self, old: dict, new: dict) -> None:
+        key, old_key = service_key_of_slice(new), service_key_of_slice(old)
+        if key != old_key:  # someone relabelled it: both Services are affected
+            for k in (key, old_key):
+                if k:
+                    self.queue.add(k)
+            return
+        if key is None:
+            return
+        managed, was_managed = self._managed(new), self._managed(old)
+        if managed != was_managed or (managed and self.tracker.should_sync(key, new)):
+            self.queue.add(key)
+
+    def _slice_deleted(self, slice_: dict) -> None:
+        key = service_key_of_slice(slice_)
+        if key and self._managed(slice_) and self.tracker.has(key, slice_):
+            if not self.tracker.handle_deletion(key, slice_):
+                self.queue.add(key)
+
+    async def write_slices(self, key: str, namespace: str | None, owner: dict, creates: list[dict],
+                           updates: list[dict], deletes: list[dict],
+                           stamp: Callable[[dict], None] | None = None) -> None:
+        """Create, update and delete slices for `owner` (its key `key`), recording each
+        write in `tracker`; `stamp` edits a slice just before it is created or updated.
+        No creates while `owner` is being deleted (the garbage collector would race us);
+        a create refused because the namespace is terminating ends the writes quietly.
+        A failed write raises `SyncError`."""
+        if not owner["metadata"].get("deletionTimestamp"):
+            for slice_ in creates:
+                if stamp is not None:
+                    stamp(slice_)
+                try:
+                    created = await self.client.create(self.slices_info, slice_, namespace)
+                except ApiError as e:
+                    if any(c.reason == "NamespaceTerminating" for c in e.causes):
+                        return
+                    raise SyncError(f"failed to create EndpointSlice for {self.owner_kind} {key}: {e}") from e
+                self.tracker.update(key, created)
+        for slice_ in updates:
+            if stamp is not None:
+                stamp(slice_)
+            try:
+                updated = await self.client.update(self.slices_info, slice_)
+            except ApiError as e:
+                raise SyncError(f"failed to update {slice_name(slice_)} EndpointSlice for "
+                                f"{self.owner_kind} {key}: {e}") from e
+            self.tracker.update(key, updated)
+        for slice_ in deletes:
+            await self.delete_slice(key, slice_)
+
+    async def delete_slice(self, key: str, slice_: dict) -> None:
+        """Delete one slice (already gone is fine) and expect its deletion event."""
+        try:
+            await self.client.delete(self.slices_info, slice_name(slice_), slice_["metadata"].get("namespace"))
+        except ApiError as e:
+            if e.code != 404:
+                raise SyncError(f"failed to delete {slice_name(slice_)} EndpointSlice for "
+                                f"{self.owner_kind} {key}: {e}") from e
+            return
+        self.tracker.expect_deletion(key, slice_)
+
+
+def slice_name(slice_: dict) -> str:
+    """The slice's name, or "" when it has none yet (generateName)."""
+    return (slice_.get("metadata") or {}).get("name") or ""

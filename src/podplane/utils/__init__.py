@@ -1,0 +1,5 @@
+"""Generic helpers below every other layer: no Kubernetes vocabulary, no component state.
+
+`command`: running a host program from asyncio (time limit, kill and reap on cancel).
+Anything in podplane may import from here; modules here import nothing from podplane.
+"""
