@@ -7,7 +7,12 @@ instead. Each container still gets its own detached supervisor (`runtime.shim` i
 mode, never a child of the agent, which must not be a subreaper): the shim forks the command,
 writes the CRI log file (`runtime.logs`), records the exit in `status.json`, and kills what the
 command left behind when it exits; containers survive an agent restart and are re-adopted by
-reading <root>/containers/<id>/{meta,started,status,shim}.json, as with runc.
+reading <root>/containers/<id>/{meta,started,status,shim}.json, as with runc. That shared part
+(state files, inspect/list, wait, stop/remove bookkeeping, exec plumbing) is
+`runtime.supervised.SupervisedRuntime`, the base of both runtimes; this module adds what makes a
+process container: its process spec for the shim (command, env, user, chroot and private mount
+namespace), the start gate, signals sent to its processes directly, the cgroup decisions and
+/proc-based stats.
 What a process container gets (see LIMITATIONS for what it does not):
 - command and env as the runc runtime computes them (`oci.command_line`, `oci.merged_env`),
   HOME from the user's passwd entry when unset; the working dir is a host path for host images;
@@ -27,8 +32,9 @@ What a process container gets (see LIMITATIONS for what it does not):
   `<cgroup_parent>/[tier/]pod<uid>/<id>` gets the memory limit (→ OOMKilled) and cpu shares and
   quota, and `stats` reads it; otherwise no limits and `stats` sums /proc over the process tree;
 - network: none of its own (the host's; `SandboxConfig.netns_path` is ignored).
-Neighbours: `runtime.shim` (supervisor and exec helper), `runtime.oci`, `runtime.cgroups`,
-`runtime.logs`, `runtime.runc` (shared types and errors), `agent.images` (ImageSpec).
+Neighbours: `runtime.supervised` (shared base, types and state-file helpers), `runtime.shim`
+(supervisor and exec helper), `runtime.oci`, `runtime.cgroups`, `runtime.logs`, `runtime.runc`
+(RuncError), `agent.images` (ImageSpec).
 """
 
 from __future__ import annotations
@@ -39,9 +45,6 @@ import logging
 import os
 import posixpath
 import re
-import secrets
-import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -49,9 +52,8 @@ import time
 from dataclasses import dataclass
 
 from podplane.agent.images.spec import HOST, ImageSpec
-from podplane.agent.runtime import CREATED, EXITED, RUNNING
-from podplane.agent.runtime.cgroups import CgroupError, Cgroups, CgroupStats
-from podplane.agent.runtime.logs import container_log_path, pod_log_dir, read_log
+from podplane.agent.runtime import RUNNING
+from podplane.agent.runtime.cgroups import Cgroups, CgroupStats
 from podplane.agent.runtime.oci import (
     ContainerRuntimeError,
     SpecError,
@@ -61,19 +63,19 @@ from podplane.agent.runtime.oci import (
     memory_limit,
     merged_env,
     oom_score_adj,
-    qos_class,
     resolve_user,
 )
-from podplane.agent.runtime.runc import (
+from podplane.agent.runtime.runc import RuncError
+from podplane.agent.runtime.shim import START_SIGNAL, descendants
+from podplane.agent.runtime.supervised import (
     UNKNOWN,
     ContainerInfo,
     ContainerNotFound,
     ContainerRequest,
-    ExecProcess,
-    ExecResult,
-    RuncError,
+    SupervisedRuntime,
+    alive,
+    write_json,
 )
-from podplane.agent.runtime.shim import START_SIGNAL, descendants, process_start_time
 
 __all__ = [
     "LIMITATIONS",
@@ -117,10 +119,6 @@ DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 SHIM_TIMEOUT = 30.0
 START_TIMEOUT = 10.0
 """Longest wait for the shim to confirm a start (it answers within milliseconds)."""
-KILL_WAIT = 10.0
-MAX_TERMINATION_MESSAGE = 4096
-FALLBACK_LOG_LINES = 80
-FALLBACK_LOG_BYTES = 2048
 _OCI_DEFAULT_MOUNTS = [
     {"destination": "/proc", "type": "proc"},
     # a /dev of its own (never the host's: mount points must not appear there), as runc makes it
@@ -181,29 +179,9 @@ def mount_env_name(destination: str) -> str:
     return MOUNT_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", posixpath.normpath(destination).strip("/")).upper()
 
 
-def _write_json(path: str, doc: dict) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1)
-    os.replace(tmp, path)
-
-
-def _read_json(path: str) -> dict | None:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def _write(path: str, value: object) -> None:
     with open(path, "w") as f:
         f.write(str(value))
-
-
-def _alive(pid: int, start: object) -> bool:
-    """`pid` is the process that started at `start` (clock ticks), not a reused number."""
-    return bool(pid) and start is not None and process_start_time(pid) == start
 
 
 def _parent(pid: int) -> int:
@@ -250,26 +228,27 @@ def _proc_stats(pids: list[int], init_pid: int) -> CgroupStats:
                        pids=count)
 
 
-class ProcessRuntime:
+class ProcessRuntime(SupervisedRuntime):
     """See the module docstring. One instance per agent; thread-safe under the pod workers' rule
     (one container handled by one worker at a time)."""
 
     name = "process"
     LIMITATIONS = LIMITATIONS
+    config: ProcessConfig
+    error = ProcessError
+    info_type = ProcessContainerInfo
+    container_subdirs = ("bundle",)
+    shim_timeout = SHIM_TIMEOUT + 70
+    exec_error = "cannot start the exec helper"
 
     def __init__(self, config: ProcessConfig, *, cgroups: Cgroups | None = None) -> None:
-        self.config = config
-        self.root = os.path.abspath(config.root)
-        self.containers_dir = os.path.join(self.root, "containers")
-        self.privileged = os.geteuid() == 0
-        self._shim_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim.py")
-        self._version: str | None = None
         if cgroups is None:
             try:
                 cgroups = Cgroups.detect()
             except OSError:
                 cgroups = Cgroups()
-        self.cgroups = cgroups
+        super().__init__(config, cgroups)
+        self.privileged = os.geteuid() == 0
         why_not = self._probe_cgroups()
         if why_not and config.use_cgroups:
             raise ProcessError(f"the process runtime was told to use cgroups, but {why_not}")
@@ -284,11 +263,6 @@ class ProcessRuntime:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _dir(self, cid: str) -> str:
-        if not cid or "/" in cid or cid.startswith("."):
-            raise ContainerNotFound(f"invalid container id {cid!r}")
-        return os.path.join(self.containers_dir, cid)
-
     def version(self) -> str:
         """podplane's version (the runtime is part of it), for the node's containerRuntimeVersion."""
         if self._version is None:
@@ -299,14 +273,6 @@ class ProcessRuntime:
             except Exception:
                 self._version = "0.0.0"
         return self._version
-
-    def cgroup_path(self, pod: dict, cid: str) -> str:
-        return f"{self.pod_cgroup_path(pod)}/{cid}"
-
-    def pod_cgroup_path(self, pod: dict) -> str:
-        uid = str((pod.get("metadata") or {}).get("uid") or "")
-        tier = {"Guaranteed": "", "Burstable": "burstable/", "BestEffort": "besteffort/"}[qos_class(pod)]
-        return f"{self.config.cgroup_parent.rstrip('/')}/{tier}pod{uid}"
 
     # --- cgroups ----------------------------------------------------------------------------
 
@@ -438,105 +404,49 @@ class ProcessRuntime:
                 "privateMounts": self.privileged, "mounts": mounts, "cgroupProcs": [],
                 "oomScoreAdj": oom_score_adj(pod, c, self.config.node_memory_bytes)}
 
-    def create(self, req: ContainerRequest) -> ContainerInfo:
-        """Set a container up and start its shim; the command waits at the shim's gate until
-        `start`. Raises SpecError / UnsupportedImage (permanent), ProcessError (temporary).
-        Nothing is left behind on failure."""
-        meta_pod = req.pod.get("metadata") or {}
-        uid = str(meta_pod.get("uid") or "")
-        if not uid:
-            raise ProcessError("pod has no uid")
+    def _prepare(self, req: ContainerRequest) -> None:
+        """Refuse an imported OCI image unless root (`UnsupportedImage`: permanent)."""
         if req.image.kind != HOST and not self.privileged:
             raise UnsupportedImage(
                 f"image {req.image.ref} is an imported OCI image: the process runtime runs those only when the "
                 f"agent is root (chroot into an overlay); unprivileged, only host images work (the host-image "
                 f"catalog maps well-known images to programs installed on this machine)")
-        cid = secrets.token_hex(32)
-        d = self._dir(cid)
-        cgroups_path = self.cgroup_path(req.pod, cid) if self.uses_cgroups else ""
-        log_path = req.log_path or container_log_path(
-            pod_log_dir(self.config.log_dir, str(meta_pod.get("namespace") or ""), str(meta_pod.get("name") or ""),
-                        uid), req.container["name"], req.attempt)
-        os.makedirs(os.path.join(d, "bundle"), exist_ok=True)
-        try:
-            termination_log = os.path.join(d, "termination-log")
-            with open(termination_log, "w"):
-                pass
-            os.chmod(termination_log, 0o666)
-            spec = self._process_spec(req, d, termination_log)
-            meta = {
-                "id": cid, "runtime": self.name, "podUID": uid, "namespace": meta_pod.get("namespace") or "",
-                "podName": meta_pod.get("name") or "", "name": req.container["name"], "attempt": req.attempt,
-                "image": req.image.ref, "imageID": req.image.image_id, "init": req.init, "createdAt": time.time(),
-                "logPath": log_path, "cgroupsPath": cgroups_path, "rootfs": spec["root"] or "/",
-                "terminationMessagePolicy": req.container.get("terminationMessagePolicy") or "File",
-            }
-            _write_json(os.path.join(d, "meta.json"), meta)
-            # what runs, for people and for the agent's server (no network namespace: the host's)
-            _write_json(os.path.join(d, "bundle", "config.json"), {
-                "ociVersion": "1.0.2", "process": {k: spec[k] for k in ("args", "env", "cwd", "user")},
-                "root": {"path": spec["root"] or "/"},
-                "linux": {"namespaces": [{"type": "mount"}] if spec["privateMounts"] else []},
-                "annotations": {"io.podplane.runtime": self.name}})
-            if cgroups_path:
-                spec["cgroupProcs"] = self._make_cgroup(cgroups_path, req.container)
-            status = self._start_shim(cid, d, req, log_path, cgroups_path, spec)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.remove(cid)
-            raise
-        if status.get("status") != "created":
-            with contextlib.suppress(Exception):
-                self.remove(cid)
-            raise ProcessError(f"cannot create container {req.container['name']}: {status.get('error', 'unknown')}")
-        return self.inspect(cid)
+
+    def _container_cgroup_path(self, pod: dict, cid: str) -> str:
+        return self.cgroup_path(pod, cid) if self.uses_cgroups else ""
+
+    def _setup(self, cid: str, d: str, req: ContainerRequest, *, log_path: str, cgroups_path: str,
+               termination_log: str) -> dict:
+        """The process spec, the container's cgroup when it gets one, then the shim; the command
+        waits at the shim's gate until `start`."""
+        spec = self._process_spec(req, d, termination_log)
+        meta = {"id": cid, "runtime": self.name} | self._meta(
+            cid, req, log_path=log_path, cgroups_path=cgroups_path, rootfs=spec["root"] or "/")
+        write_json(os.path.join(d, "meta.json"), meta)
+        # what runs, for people and for the agent's server (no network namespace: the host's)
+        write_json(os.path.join(d, "bundle", "config.json"), {
+            "ociVersion": "1.0.2", "process": {k: spec[k] for k in ("args", "env", "cwd", "user")},
+            "root": {"path": spec["root"] or "/"},
+            "linux": {"namespaces": [{"type": "mount"}] if spec["privateMounts"] else []},
+            "annotations": {"io.podplane.runtime": self.name}})
+        if cgroups_path:
+            spec["cgroupProcs"] = self._make_cgroup(cgroups_path, req.container)
+        return self._start_shim(cid, d, req, log_path, cgroups_path, spec)
 
     def _start_shim(self, cid: str, d: str, req: ContainerRequest, log_path: str, cgroups_path: str,
                     spec: dict) -> dict:
         oom = self.cgroups.oom_kill_file(cgroups_path) if cgroups_path else None
         c = req.container
-        _write_json(os.path.join(d, "shim.json"), {
+        return self._run_shim(d, {
             "mode": "process", "id": cid, "log_path": log_path,
             "oom_file": oom[0] if oom else "", "oom_key": oom[1] if oom else "",
             "tty": bool(c.get("tty")), "stdin": bool(c.get("stdin")), "stdin_once": bool(c.get("stdinOnce")),
             "process": spec,
         })
-        with open(os.path.join(d, "shim.log"), "ab") as shim_log:
-            try:
-                proc = subprocess.Popen([self.config.python, "-I", "-S", self._shim_path, d],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=shim_log,
-                                        start_new_session=True, close_fds=True, cwd="/")
-            except OSError as e:
-                raise ProcessError(f"cannot start the container shim: {e.strerror}") from e
-        try:
-            out, _ = proc.communicate(timeout=SHIM_TIMEOUT + 70)
-        except subprocess.TimeoutExpired as e:
-            proc.kill()
-            proc.wait()
-            raise ProcessError("the container shim did not report back in time") from e
-        lines = out.decode(errors="replace").strip().splitlines()
-        try:
-            return json.loads(lines[-1]) if lines else {"status": "failed", "error": self._shim_log_tail(d)}
-        except ValueError:
-            return {"status": "failed", "error": "the container shim answered garbage"}
-
-    @staticmethod
-    def _shim_log_tail(d: str) -> str:
-        try:
-            with open(os.path.join(d, "shim.log"), "rb") as f:
-                f.seek(0, 2)
-                f.seek(max(0, f.tell() - 500))
-                return f.read().decode(errors="replace").strip() or "the container shim exited silently"
-        except OSError:
-            return "the container shim exited silently"
 
     def start(self, cid: str) -> ContainerInfo:
         """Let the command run (the shim opens its gate) and wait for the shim to confirm."""
-        d = self._dir(cid)
-        meta = _read_json(os.path.join(d, "meta.json"))
-        if meta is None:
-            raise ContainerNotFound(f"container {cid} not found")
-        status = _read_json(os.path.join(d, "status.json")) or {}
+        d, meta, status = self._container(cid)
         if status.get("status") != "created" or not self._shim_alive(status):
             raise ProcessError(f"cannot start container {meta['name']}: it is not in the created state")
         if status.get("startedAt"):
@@ -545,7 +455,7 @@ class ProcessRuntime:
         deadline = time.monotonic() + START_TIMEOUT
         delay = 0.001
         while True:
-            status = _read_json(os.path.join(d, "status.json")) or {}
+            status = self._read_state(d, "status.json") or {}
             if status.get("startedAt"):
                 break
             if status.get("status") != "created" or not self._shim_alive(status):
@@ -554,124 +464,13 @@ class ProcessRuntime:
                 raise ProcessError(f"the shim of container {meta['name']} did not confirm the start")
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
-        _write_json(os.path.join(d, "started.json"), {"startedAt": status["startedAt"]})
+        write_json(os.path.join(d, "started.json"), {"startedAt": status["startedAt"]})
         return self.inspect(cid)
-
-    def run(self, req: ContainerRequest) -> ContainerInfo:
-        """create + start."""
-        info = self.create(req)
-        try:
-            return self.start(info.id)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.remove(info.id)
-            raise
 
     # --- state ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _shim_alive(status: dict | None) -> bool:
-        if not status or not status.get("shimPid"):
-            return False
-        return _alive(int(status["shimPid"]), status.get("shimStart"))
-
-    def inspect(self, cid: str) -> ContainerInfo:
-        """The container's state now; raises ContainerNotFound."""
-        d = self._dir(cid)
-        meta = _read_json(os.path.join(d, "meta.json"))
-        if meta is None:
-            raise ContainerNotFound(f"container {cid} not found")
-        status = _read_json(os.path.join(d, "status.json")) or {}
-        started = _read_json(os.path.join(d, "started.json")) or {}
-        # the shim records the start too: it survives an agent dying between the two writes
-        started_at = float(started.get("startedAt") or status.get("startedAt") or 0.0)
-        kw = dict(id=cid, pod_uid=meta["podUID"], namespace=meta["namespace"], pod_name=meta["podName"],
-                  name=meta["name"], attempt=int(meta["attempt"]), image=meta["image"], image_id=meta["imageID"],
-                  init=bool(meta.get("init")), created_at=float(meta["createdAt"]), started_at=started_at,
-                  log_path=meta["logPath"], cgroups_path=meta["cgroupsPath"], pid=int(status.get("pid") or 0))
-        st = status.get("status")
-        if st == "exited":
-            code = int(status.get("exitCode", 255))
-            oom = bool(status.get("oomKilled"))
-            reason = "OOMKilled" if oom else ("Completed" if code == 0 else "Error")
-            return ProcessContainerInfo(**kw, state=EXITED, finished_at=float(status.get("finishedAt") or 0.0),
-                                        exit_code=code, signal=int(status.get("signal") or 0), reason=reason,
-                                        message=self._termination_message(d, meta, code))
-        if st == "created" and self._shim_alive(status):
-            return ProcessContainerInfo(**kw, state=RUNNING if started_at else CREATED)
-        if st in (None, "created") and not status.get("shimPid"):
-            return ProcessContainerInfo(**kw, state=CREATED)  # shim still starting
-        if st == "created" and _alive(kw["pid"], status.get("pidStart")):
-            return ProcessContainerInfo(**kw, state=UNKNOWN, message="the container's shim died; it runs unsupervised")
-        return ProcessContainerInfo(**kw, state=EXITED, exit_code=137, reason="ContainerStatusUnknown",
-                                    finished_at=started_at or float(meta["createdAt"]),
-                                    message=status.get("error") or "The container's exit code was lost (its shim died)")
-
-    def _termination_message(self, d: str, meta: dict, code: int) -> str:
-        try:
-            with open(os.path.join(d, "termination-log"), "rb") as f:
-                msg = f.read(MAX_TERMINATION_MESSAGE).decode(errors="replace")
-        except OSError:
-            msg = ""
-        if not msg and code != 0 and meta.get("terminationMessagePolicy") == "FallbackToLogsOnError":
-            out = b"".join(read_log(meta["logPath"], tail=FALLBACK_LOG_LINES))
-            msg = out[-FALLBACK_LOG_BYTES:].decode(errors="replace")
-        return msg
-
-    def list(self, pod_uid: str | None = None) -> list[ContainerInfo]:
-        """Every container on disk (optionally of one pod), oldest first: what an agent adopts
-        after a restart."""
-        try:
-            ids = os.listdir(self.containers_dir)
-        except FileNotFoundError:
-            return []
-        out = []
-        for cid in ids:
-            try:
-                info = self.inspect(cid)
-            except (ContainerNotFound, KeyError, ValueError):
-                continue
-            if pod_uid is None or info.pod_uid == pod_uid:
-                out.append(info)
-        out.sort(key=lambda i: (i.created_at, i.id))
-        return out
-
-    def exit_fd(self, cid: str) -> int | None:
-        """A pidfd that turns readable when the container's exit has been recorded (the shim
-        exits right after), for `loop.add_reader`; None when already exited or unsupervised.
-        The caller closes it."""
-        status = _read_json(os.path.join(self._dir(cid), "status.json")) or {}
-        if status.get("status") != "created" or not self._shim_alive(status):
-            return None
-        try:
-            fd = os.pidfd_open(int(status["shimPid"]))
-        except ProcessLookupError:
-            return None
-        if not self._shim_alive(status):  # pid reused between the check and the open
-            os.close(fd)
-            return None
-        return fd
-
-    def wait(self, cid: str, timeout: float | None = None) -> ContainerInfo:
-        """Block until the container exited (or `timeout`); returns its state either way."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            info = self.inspect(cid)
-            if info.state not in (RUNNING, CREATED):
-                return info
-            fd = self.exit_fd(cid)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if fd is None:
-                if remaining == 0.0:
-                    return info
-                time.sleep(0.01 if remaining is None else min(0.01, remaining))
-                continue
-            try:
-                select.select([fd], [], [], remaining)
-            finally:
-                os.close(fd)
-            if deadline is not None and time.monotonic() >= deadline:
-                return self.inspect(cid)
+    def _runs_unsupervised(self, cid: str, status: dict) -> bool:
+        return status.get("status") == "created" and alive(int(status.get("pid") or 0), status.get("pidStart"))
 
     # --- stop / remove ----------------------------------------------------------------------
 
@@ -702,15 +501,11 @@ class ProcessRuntime:
     def kill(self, cid: str, sig: int | str = signal.SIGTERM, *, all_processes: bool = False) -> bool:
         """Send a signal to the container's main process (or, `all_processes`, to every process
         of it); False when the container is not running."""
-        d = self._dir(cid)
-        meta = _read_json(os.path.join(d, "meta.json"))
-        if meta is None:
-            raise ContainerNotFound(f"container {cid} not found")
-        status = _read_json(os.path.join(d, "status.json")) or {}
+        d, meta, status = self._container(cid)
         if status.get("status") != "created":
             return False
         init_pid = int(status.get("pid") or 0)
-        if not _alive(init_pid, status.get("pidStart")):
+        if not alive(init_pid, status.get("pidStart")):
             init_pid = 0
         signum = signal.Signals[sig if sig.startswith("SIG") else f"SIG{sig}"] if isinstance(sig, str) else sig
         # the main process first: were a child killed first, the main process could see it die and
@@ -723,84 +518,20 @@ class ProcessRuntime:
                 sent = True
         return sent
 
-    def stop(self, cid: str, grace: float) -> ContainerInfo:
-        """SIGTERM, then SIGKILL to every process after `grace` seconds; returns the exited state."""
-        info = self.inspect(cid)
-        if info.state == EXITED:
-            return info
-        if info.state == RUNNING and grace > 0 and self.kill(cid, signal.SIGTERM):
-            info = self.wait(cid, grace)
-            if info.state == EXITED:
-                return info
-        self.kill(cid, signal.SIGKILL, all_processes=True)
-        info = self.wait(cid, KILL_WAIT)
-        deadline = time.monotonic() + KILL_WAIT
-        while info.state == UNKNOWN and time.monotonic() < deadline:
-            time.sleep(0.02)  # no shim to report the exit: watch the process itself
-            info = self.inspect(cid)
-        if info.state in (RUNNING, CREATED, UNKNOWN):
-            raise ProcessError(f"container {info.name} did not exit after SIGKILL")
-        return info
-
-    def remove(self, cid: str) -> None:
-        """Kill what is left and delete everything of the container but its log file;
-        a missing container is fine."""
-        d = self._dir(cid)
-        if not os.path.isdir(d):
-            return
-        meta = _read_json(os.path.join(d, "meta.json")) or {}
-        status = _read_json(os.path.join(d, "status.json")) or {}
+    def _end_processes(self, cid: str, status: dict) -> None:
         if status.get("status") == "created":
             with contextlib.suppress(ContainerNotFound):
                 self.kill(cid, signal.SIGKILL, all_processes=True)
-        if self._shim_alive(status):
-            # the shim records the exit and leaves once the output is drained
-            try:
-                fd = os.pidfd_open(int(status["shimPid"]))
-                try:
-                    select.select([fd], [], [], KILL_WAIT)
-                finally:
-                    os.close(fd)
-            except ProcessLookupError:
-                pass
-            if self._shim_alive(status):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(status["shimPid"]), signal.SIGKILL)
-        if meta.get("cgroupsPath"):
-            try:
-                self.cgroups.remove(meta["cgroupsPath"])
-            except CgroupError as e:
-                raise ProcessError(str(e)) from e
-        shutil.rmtree(d, ignore_errors=True)
-        if os.path.isdir(d):
-            raise ProcessError(f"cannot remove {d}")
 
-    def remove_pod(self, pod: dict) -> None:
-        """Remove every container of a pod, then its pod-level cgroup (all QoS tiers)."""
-        uid = str((pod.get("metadata") or {}).get("uid") or "")
-        for info in self.list(uid):
-            self.remove(info.id)
-        if not self.uses_cgroups or not uid:
-            return
-        parent = self.config.cgroup_parent.rstrip("/")
-        for tier in ("", "burstable/", "besteffort/"):
-            try:
-                self.cgroups.remove(f"{parent}/{tier}pod{uid}")
-            except CgroupError as e:
-                raise ProcessError(str(e)) from e
+    def _owns_pod_cgroups(self, uid: str) -> bool:
+        return self.uses_cgroups and bool(uid)
 
     # --- exec / stats -----------------------------------------------------------------------
 
-    def exec(self, cid: str, argv: list[str], *, tty: bool = False, stdin: bool = False,
-             env: dict[str, str] | None = None, cwd: str | None = None, user: str | None = None
-             ) -> ExecProcess:
-        """Start `argv` in a running container's context (its env, cwd, user, cgroups, mount
-        namespace and root) through the shim's exec helper. See `runc.ExecProcess`."""
-        info = self.inspect(cid)
-        if info.state != RUNNING:
-            raise ProcessError(f"container {info.name} is not running")
-        if not argv:
-            raise ProcessError("exec needs a command")
+    def _exec_command(self, cid: str, d: str, pid_file: str, argv: list[str], *, tty: bool,
+                      env: dict[str, str] | None, cwd: str | None, user: str | None) -> list[str]:
+        """The shim's exec helper, which runs `argv` in the container's context (its env, cwd,
+        user, cgroups, mount namespace and root) by exec'ing it: the pid is the helper's."""
         opts: dict = {"env": dict(env or {}), "cwd": cwd or ""}
         if user:
             if not self.privileged:
@@ -809,43 +540,10 @@ class ProcessRuntime:
             if not uid.isdigit() or (gid and not gid.isdigit()):
                 raise ProcessError(f"exec user must be numeric uid[:gid], not {user!r}")
             opts["user"] = {"uid": int(uid), "gid": int(gid or uid), "additionalGids": []}
-        d = self._dir(cid)
-        pid_file = os.path.join(d, f"exec-{secrets.token_hex(6)}.pid")
-        args = [self.config.python, "-I", "-S", self._shim_path, "--exec", d, json.dumps(opts), *argv]
-        master = None
-        try:
-            if tty:
-                master, slave = os.openpty()
-                try:
-                    popen = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, close_fds=True,
-                                             start_new_session=True)
-                finally:
-                    os.close(slave)
-            else:
-                popen = subprocess.Popen(args, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-                                         start_new_session=True)
-        except OSError as e:
-            if master is not None:
-                os.close(master)
-            raise ProcessError(f"cannot start the exec helper: {e.strerror}") from e
-        _write(pid_file, popen.pid)  # the helper execs the command: same pid
-        return ExecProcess(popen, master=master, pid_file=pid_file)
+        return [self.config.python, "-I", "-S", self._shim_path, "--exec", d, json.dumps(opts), *argv]
 
-    def exec_sync(self, cid: str, argv: list[str], *, timeout: float | None = None,
-                  input: bytes | None = None) -> ExecResult:
-        """Run a command to completion (exec probes, hooks): exit code and output; on timeout
-        the process is killed and `timed_out` set."""
-        proc = self.exec(cid, argv, stdin=input is not None)
-        try:
-            out, err = proc.popen.communicate(input=input, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.popen.communicate()
-            proc.close()
-            return ExecResult(exit_code=137, stdout=out, stderr=err, timed_out=True)
-        code = proc.wait()
-        return ExecResult(exit_code=code, stdout=out, stderr=err)
+    def _exec_started(self, popen: subprocess.Popen, pid_file: str) -> None:
+        _write(pid_file, popen.pid)  # the helper execs the command: same pid
 
     def stats(self, cid: str) -> CgroupStats:
         """cpu/memory usage: from the container's cgroup when it has one, else summed over its
@@ -854,17 +552,9 @@ class ProcessRuntime:
         if info.cgroups_path:
             return self.cgroups.stats(info.cgroups_path)
         d = self._dir(cid)
-        status = _read_json(os.path.join(d, "status.json")) or {}
+        status = self._read_state(d, "status.json") or {}
         if info.state not in (RUNNING, UNKNOWN):
             return _proc_stats([], 0)
-        init_pid = info.pid if _alive(info.pid, status.get("pidStart")) else 0
+        init_pid = info.pid if alive(info.pid, status.get("pidStart")) else 0
         pids = self._processes(d, status, {}, init_pid)
         return _proc_stats(sorted(pids), init_pid)
-
-    def attach_paths(self, cid: str) -> dict[str, str]:
-        """FIFOs of an attachable container: `stdin` and `control` (tty resize), as with runc."""
-        d = self._dir(cid)
-        return {k: os.path.join(d, k) for k in ("stdin", "control") if os.path.exists(os.path.join(d, k))}
-
-    def termination_message(self, cid: str) -> str:
-        return self.inspect(cid).message
