@@ -72,7 +72,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RUNC_TIMEOUT = 30.0
-SIGNAL_READY_WAIT = 1.0
+SIGNAL_READY_WAIT = 2.0
 """Longest wait for a just-started init to be able to receive SIGTERM (see _await_signal_ready)."""
 MNT_DETACH = 2
 
@@ -250,8 +250,9 @@ class RuncRuntime(SupervisedRuntime):
         d = self._dir(cid)
         if not os.path.isdir(d):
             raise ContainerNotFound(f"container {cid} not found")
+        begun = time.time()  # the command may finish before `runc start` returns: never after its exit
         self._runc("start", cid)
-        write_json(os.path.join(d, "started.json"), {"startedAt": time.time()})
+        write_json(os.path.join(d, "started.json"), {"startedAt": begun})
         return self.inspect(cid)
 
     # --- state ------------------------------------------------------------------------------
@@ -286,8 +287,8 @@ class RuncRuntime(SupervisedRuntime):
             return False
         raise RuncError(f"runc kill failed: {err.strip()[:300]}")
 
-    def _await_term_ready(self, info: ContainerInfo, grace: float) -> None:
-        _await_signal_ready(info.pid, signal.SIGTERM, min(grace, SIGNAL_READY_WAIT))
+    def _await_term_ready(self, info: ContainerInfo, grace: float) -> bool:
+        return _await_signal_ready(info.pid, signal.SIGTERM, min(grace, SIGNAL_READY_WAIT))
 
     def _end_processes(self, cid: str, status: dict) -> None:
         self._runc("delete", "--force", cid, check=False)  # kills init; the shim then records the exit

@@ -59,6 +59,8 @@ UNKNOWN = "unknown"
 """State of a container whose shim died before recording an exit."""
 KILL_WAIT = 10.0
 """After SIGKILL, how long to wait for the exit to be recorded."""
+TERM_RETRY_AFTER = 1.0
+"""Seconds after a SIGTERM that may have been dropped before it is sent once more."""
 MAX_TERMINATION_MESSAGE = 4096
 FALLBACK_LOG_LINES = 80
 FALLBACK_LOG_BYTES = 2048
@@ -521,9 +523,18 @@ class SupervisedRuntime:
         if info.state == EXITED:
             return info
         if info.state == RUNNING and grace > 0:
-            self._await_term_ready(info, grace)
+            deadline = time.monotonic() + grace
+            ready = self._await_term_ready(info, grace)
             if self.kill(cid, signal.SIGTERM):
-                info = self.wait(cid, grace)
+                if not ready:
+                    # the init process had not taken over its signals yet (a very busy machine, a
+                    # container stopped right after its start): a namespace's PID 1 drops a
+                    # signal it does not handle, so send it again once it can be taken
+                    info = self.wait(cid, min(TERM_RETRY_AFTER, grace))
+                    left = deadline - time.monotonic()
+                    if info.state != EXITED and left > 0 and self._await_term_ready(info, left):
+                        self.kill(cid, signal.SIGTERM)
+                info = self.wait(cid, max(0.0, deadline - time.monotonic()))
                 if info.state == EXITED:
                     return info
         self.kill(cid, signal.SIGKILL, all_processes=True)
@@ -537,8 +548,10 @@ class SupervisedRuntime:
             raise self.error(f"container {info.name} did not exit after SIGKILL")
         return info
 
-    def _await_term_ready(self, info: ContainerInfo, grace: float) -> None:
-        """Before the SIGTERM of `stop`: wait (within `grace`) until it cannot be lost."""
+    def _await_term_ready(self, info: ContainerInfo, grace: float) -> bool:
+        """Before the SIGTERM of `stop`: wait (within `grace`) until it cannot be lost; False
+        when that could not be seen in time (the SIGTERM is then sent again later)."""
+        return True
 
     def remove(self, cid: str) -> None:
         """Kill what is left and delete everything of the container but its log file;
