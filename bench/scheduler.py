@@ -1,8 +1,8 @@
 """Scheduler benchmark: 10,000 pods onto 1,000 simulated nodes, and a 1,000-replica Deployment.
 
-Starts `podplane server` (controllers and scheduler in-process, SQLite store) on a
-fresh data dir and a free loopback port, then `podplane agent --runtime fake --nodes
-1000` to simulate the nodes. If the agent is unavailable (or with --no-agent) the
+Starts `podplane server` (SQLite store; the controllers and the scheduler run as its
+child processes) on a fresh data dir and a free loopback port, then `podplane agent
+--runtime fake --nodes 1000` to simulate the nodes. If the agent is unavailable (or with --no-agent) the
 benchmark registers the 1,000 Nodes itself (Ready, with allocatable) and keeps their
 Leases fresh, so the node lifecycle controller leaves them alone.
 
@@ -13,14 +13,18 @@ Measures:
   observed through a pod watch;
 - the time until a Deployment of 1,000 replicas reports 1,000 available replicas
   (skipped with a message if the Deployment does not progress);
-- the server's RSS at the end.
+- the server's RSS at the end (and its component processes'), and the CPU seconds the
+  server, its components and this client used while the pods were bound (CPU per pod
+  is steadier than rates on a shared machine), with the load average before the run.
 - the scheduler alone ("core"): the same 10,000 pods and 1,000 nodes, and 1,000
   ReplicaSet-owned pods (system default topology spreading), scheduled in-process
   with a client that accepts every binding at once, i.e. the cost of the scheduling
   and binding cycles without the API server.
-Prints the figures and writes bench/results/scheduler.json. All traffic goes to
-127.0.0.1. Target (issue #3): p50 >= 500 pods/s bound. `--server-profile FILE` runs
-the server under cProfile and writes its stats to FILE for finding hot spots.
+Prints the figures and writes bench/results/scheduler.json (scheduler-no-agent.json
+with --no-agent, or --output FILE). All traffic goes to 127.0.0.1 (and the server's
+Unix socket for its components). Target (issue #3): p50 >= 500 pods/s bound.
+`--server-profile FILE` runs the server (not its component processes) under cProfile
+and writes its stats to FILE for finding hot spots.
 """
 
 from __future__ import annotations
@@ -301,6 +305,46 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def child_processes(pid: int) -> dict[str, int]:
+    """The live children of `pid` by the last word of their command line (the server's components)."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out[(entry / "cmdline").read_bytes().split(b"\0")[-2].decode() or entry.name] = int(entry.name)
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU seconds of `pid` ("server") and of its live descendants (the server runs
+    the controllers and the scheduler as child processes), by the last word of their command line."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    out: dict[str, float] = {}
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            name = "server" if current == pid else Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0")[-2].decode()
+        except (OSError, IndexError):
+            name = str(current)
+        out[name] = out.get(name, 0.0) + stats.get(current, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == current]
+    return out
+
+
 # -- the scheduler alone ---------------------------------------------------------------------------------
 class NullClient:
     """Accepts every write at once: isolates the scheduler's own cost from the API server's."""
@@ -451,10 +495,25 @@ async def run(args: argparse.Namespace, data_dir: Path, server: subprocess.Popen
             print(f"{args.nodes} nodes Ready after {time.perf_counter() - t0:.1f} s ({mode})", flush=True)
             results["nodes"] = {"count": args.nodes, "source": mode}
             await asyncio.sleep(2)  # let the scheduler's node informer catch up
+            cpu0, own0, load = tree_cpu_seconds(server.pid), time.process_time(), os.getloadavg()[0]
             results["pods"] = await bench_pods(api, args.pods, args.concurrency)
             results["pods"]["nodes"] = args.nodes
+            # CPU per pod is steadier than wall-clock rates on a shared machine; the load average
+            # before the run tells whether others were busy
+            cpu1 = tree_cpu_seconds(server.pid)
+            results["pods"]["server_cpu_seconds"] = round(sum(cpu1.values()) - sum(cpu0.values()), 1)
+            results["pods"]["server_cpu_seconds_by_process"] = {
+                name: round(seconds - cpu0.get(name, 0.0), 1) for name, seconds in cpu1.items()}
+            results["pods"]["client_cpu_seconds"] = round(time.process_time() - own0, 1)
+            results["pods"]["load_average_before"] = round(load, 2)
+            print(f"server CPU {results['pods']['server_cpu_seconds']} s "
+                  f"{results['pods']['server_cpu_seconds_by_process']}, benchmark client CPU "
+                  f"{results['pods']['client_cpu_seconds']} s; load average before {load:.2f}", flush=True)
             results["rss_mb_after_pods"] = round(rss_mb(server.pid), 1)
-            print(f"server RSS: {results['rss_mb_after_pods']:.0f} MB", flush=True)
+            children = {name: round(rss_mb(pid), 1) for name, pid in child_processes(server.pid).items()}
+            results["rss_mb_after_pods_components"] = children
+            print(f"server RSS: {results['rss_mb_after_pods']:.0f} MB; its component processes: {children}",
+                  flush=True)
             if args.replicas:
                 results["deployment"] = await bench_deployment(api, args.replicas, args.deploy_timeout, 60)
             results["rss_mb_end"] = round(rss_mb(server.pid), 1)
@@ -477,6 +536,9 @@ def main() -> int:
     parser.add_argument("--server-profile", help="run the server under cProfile and write its stats here")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (logs) after the run")
     parser.add_argument("--core-only", action="store_true", help="only the in-process scheduler measurement")
+    parser.add_argument("--output", default=None,
+                        help="results file (default bench/results/scheduler.json, or scheduler-no-agent.json "
+                             "with --no-agent)")
     args = parser.parse_args()
     core = asyncio.run(bench_core(args.nodes, args.pods, args.replicas))
     if args.core_only:
@@ -496,9 +558,11 @@ def main() -> int:
     results["target"] = {"bound_per_second_p50": 500}
     results["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scheduler.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"saved {RESULTS / 'scheduler.json'}")
+    output = Path(args.output) if args.output else RESULTS / (
+        "scheduler-no-agent.json" if args.no_agent else "scheduler.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"saved {output}")
     return 0
 
 

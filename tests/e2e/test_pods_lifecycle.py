@@ -183,8 +183,10 @@ def test_crash_loop_back_off_waits_10s_then_20s(node_cluster):
         if "waiting" in state:
             if state["waiting"].get("reason") == "CrashLoopBackOff":
                 messages[count] = state["waiting"].get("message", "")
-            if last:
-                attempts[count] = last  # waiting after instance `count` exited
+                if last:
+                    attempts[count] = last  # waiting after instance `count` exited
+            elif last and count:
+                attempts[count - 1] = last  # instance `count` is being created after `count - 1` exited
         elif "running" in state:
             attempts.setdefault(count, {"startedAt": state["running"]["startedAt"]})
             if last and count:

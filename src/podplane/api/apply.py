@@ -337,48 +337,54 @@ class _Comparison:
 
 
 def _compare(lhs: Any, rhs: Any, node: SchemaNode | None, path: Path, res: _Comparison) -> None:
-    """typed.Compare: which paths rhs added, modified and removed relative to lhs."""
+    """typed.Compare: which paths rhs added, modified and removed relative to lhs.
 
-    def leaf() -> None:
-        if lhs is _ABSENT:
-            res.added.add(path)
-        elif rhs is _ABSENT:
-            res.removed.add(path)
-        elif not json_equal(lhs, rhs):
-            res.modified.add(path)
-
-    def item_hook() -> None:
-        if path and lhs is _ABSENT:
-            res.added.add(path)
-        elif path and rhs is _ABSENT:
-            res.removed.add(path)
-
-    def empty(v: Any) -> bool:
-        return v is _ABSENT or not v
-
-    if all(v is _ABSENT or isinstance(v, dict) for v in (lhs, rhs)):
-        if _atomic_map(node) or (empty(lhs) and empty(rhs)):
-            leaf()
+    Runs for every write (managedFields), so it avoids per-node closures and generators."""
+    lhs_absent = lhs is _ABSENT
+    rhs_absent = rhs is _ABSENT
+    if (lhs_absent or isinstance(lhs, dict)) and (rhs_absent or isinstance(rhs, dict)):
+        if (node is not None and node.map_type == "atomic") or (
+                (lhs_absent or not lhs) and (rhs_absent or not rhs)):
+            _compare_leaf(lhs, rhs, path, res)
             return
-        left = {} if lhs is _ABSENT else lhs
-        right = {} if rhs is _ABSENT else rhs
-        for key in list(left) + [k for k in right if k not in left]:
-            _compare(left.get(key, _ABSENT), right.get(key, _ABSENT), _child(node, key),
-                     path + (("f", key),), res)
-        item_hook()
-    elif all(v is _ABSENT or isinstance(v, list) for v in (lhs, rhs)):
+        left = {} if lhs_absent else lhs
+        right = {} if rhs_absent else rhs
+        for key, value in left.items():
+            _compare(value, right.get(key, _ABSENT), _child(node, key), path + (("f", key),), res)
+        for key, value in right.items():
+            if key not in left:
+                _compare(_ABSENT, value, _child(node, key), path + (("f", key),), res)
+    elif (lhs_absent or isinstance(lhs, list)) and (rhs_absent or isinstance(rhs, list)):
         kind, _ = _list_info(node)
-        if kind == "atomic" or (empty(lhs) and empty(rhs)):
-            leaf()
+        if kind == "atomic" or ((lhs_absent or not lhs) and (rhs_absent or not rhs)):
+            _compare_leaf(lhs, rhs, path, res)
             return
-        left = _indexed([] if lhs is _ABSENT else lhs, node)
-        right = _indexed([] if rhs is _ABSENT else rhs, node)
+        left = _indexed([] if lhs_absent else lhs, node)
+        right = _indexed([] if rhs_absent else rhs, node)
         item_node = _items(node)
-        for pe in list(left) + [p for p in right if p not in left]:
-            _compare(left.get(pe, _ABSENT), right.get(pe, _ABSENT), item_node, path + (pe,), res)
-        item_hook()
+        for pe, value in left.items():
+            _compare(value, right.get(pe, _ABSENT), item_node, path + (pe,), res)
+        for pe, value in right.items():
+            if pe not in left:
+                _compare(_ABSENT, value, item_node, path + (pe,), res)
     else:
-        leaf()
+        _compare_leaf(lhs, rhs, path, res)
+        return
+    # a container that appeared or went away is itself added or removed (the item hook)
+    if path:
+        if lhs_absent:
+            res.added.add(path)
+        elif rhs_absent:
+            res.removed.add(path)
+
+
+def _compare_leaf(lhs: Any, rhs: Any, path: Path, res: _Comparison) -> None:
+    if lhs is _ABSENT:
+        res.added.add(path)
+    elif rhs is _ABSENT:
+        res.removed.add(path)
+    elif not json_equal(lhs, rhs):
+        res.modified.add(path)
 
 
 def _compare_objects(lhs: dict, rhs: dict, node: SchemaNode | None) -> _Comparison:
@@ -632,6 +638,16 @@ def _stripped(obj: dict | None) -> dict:
     return out
 
 
+def _unmanaged_view(obj: dict | None) -> dict:
+    """`obj` without metadata.managedFields, sharing everything else (for read-only walks)."""
+    if not obj:
+        return {}
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+
+
 class _Conflicts(Exception):
     def __init__(self, conflicts: list[tuple[_Entry, Path]]) -> None:
         super().__init__(f"{len(conflicts)} conflicts")
@@ -876,6 +892,7 @@ def update_managed_fields(old: dict | None, new: dict, *, manager: str, schema: 
     def view(obj: dict | None) -> dict | None:
         return {k: v for k, v in obj.items() if k not in skipped} if obj and skipped else obj
 
-    _record_update(_stripped(view(old)), _stripped(view(new)), managers, manager, operation, api_version,
-                   subresource, now, schema, ignored_paths)
+    # The diff only reads the objects: views without managedFields are enough, no deep copies.
+    _record_update(_unmanaged_view(view(old)), _unmanaged_view(view(new)), managers, manager, operation,
+                   api_version, subresource, now, schema, ignored_paths)
     return _with_managed_fields(copy_json(new), managers)

@@ -48,6 +48,9 @@ _EVENT_CACHE_SIZE = 4096
 
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
+_WRITE_BATCH = 200
+"""Watch events joined into one write at most (bounds the size of one chunk)."""
+
 
 class WatchServer:
     def __init__(self, store: ObjectStore, settings: ApiServerSettings) -> None:
@@ -125,8 +128,8 @@ class WatchServer:
             return
         last_rv = start
         try:
-            for obj in initial:
-                await out.send("ADDED", obj)
+            for begin in range(0, len(initial), _WRITE_BATCH):
+                await out.write(b"".join(out.line("ADDED", obj) for obj in initial[begin:begin + _WRITE_BATCH]))
             if initial_end:
                 await out.bookmark(last_rv, initial_end=True)
             iterator = watcher.__aiter__()
@@ -158,9 +161,16 @@ class WatchServer:
                 except StorageError as e:
                     await out.error(410, "Expired", f"watch closed by the store, please relist: {e}")
                     return
+                # One write per batch of store events, not per event: each write is a chunk, a
+                # TLS record and a send() per watcher, and a burst of writes arrives in batches.
+                lines = []
                 for event in batch:
                     last_rv = event.kv.mod_revision
-                    await self._emit(out, info, event, labels, fields)
+                    line = self._line(out, info, event, labels, fields)
+                    if line is not None:
+                        lines.append(line)
+                for begin in range(0, len(lines), _WRITE_BATCH):
+                    await out.write(b"".join(lines[begin:begin + _WRITE_BATCH]))
         finally:
             if "pending" in locals() and pending is not None:
                 pending.cancel()
@@ -177,30 +187,30 @@ class WatchServer:
                 self._decoded.popitem(last=False)
         return obj
 
-    async def _emit(self, out: _EventWriter, info: ResourceInfo, event, labels, fields) -> None:
+    def _line(self, out: _EventWriter, info: ResourceInfo, event, labels, fields) -> bytes | None:
+        """The watch event line for a store event, or None when the selectors filter it out."""
         store = self.store
         revision = event.kv.mod_revision
         if event.type == "DELETE":
             prev = event.prev_kv or event.kv
             obj = self._decode(prev, revision)
             if store.matches(info, obj, labels, fields):
-                await out.send("DELETED", obj, (prev.key, revision, "prev"))
-            return
+                return out.line("DELETED", obj, (prev.key, revision, "prev"))
+            return None
         obj = self._decode(event.kv)
         now_match = store.matches(info, obj, labels, fields)
         cache_key = (event.kv.key, revision, "cur")
         if event.created or event.prev_kv is None:
-            if now_match:
-                await out.send("ADDED", obj, cache_key)
-            return
+            return out.line("ADDED", obj, cache_key) if now_match else None
         prev_obj = self._decode(event.prev_kv, revision)
         was_match = store.matches(info, prev_obj, labels, fields)
         if now_match and was_match:
-            await out.send("MODIFIED", obj, cache_key)
-        elif now_match:
-            await out.send("ADDED", obj, cache_key)
-        elif was_match:
-            await out.send("DELETED", obj, cache_key)
+            return out.line("MODIFIED", obj, cache_key)
+        if now_match:
+            return out.line("ADDED", obj, cache_key)
+        if was_match:
+            return out.line("DELETED", obj, cache_key)
+        return None
 
 
 class _EventWriter:
@@ -212,15 +222,15 @@ class _EventWriter:
         self.as_table = as_table
         self.include_object = include_object
 
-    async def send(self, event_type: str, obj: dict, cache_key: tuple | None = None) -> None:
+    def line(self, event_type: str, obj: dict, cache_key: tuple | None = None) -> bytes:
+        """One newline-terminated watch event; JSON lines are encoded once for all watchers."""
         obj.setdefault("apiVersion", self.info.api_version)
         obj.setdefault("kind", self.info.kind)
         if self.as_table:
             obj = printers.build_table(self.info, [obj], now=dt.datetime.now(dt.UTC),
                                        include_object=self.include_object,
                                        resource_version=obj["metadata"].get("resourceVersion", ""))
-            await self.response.write(dumps({"type": event_type, "object": obj}) + b"\n")
-            return
+            return dumps({"type": event_type, "object": obj}) + b"\n"
         line = None
         if cache_key is not None:
             # every JSON watcher of an event sends the same bytes: encode them once
@@ -232,7 +242,14 @@ class _EventWriter:
                 self.encoded[cache_key] = line
                 if len(self.encoded) > _EVENT_CACHE_SIZE:
                     self.encoded.popitem(last=False)
-        await self.response.write(line)
+        return line
+
+    async def send(self, event_type: str, obj: dict, cache_key: tuple | None = None) -> None:
+        await self.response.write(self.line(event_type, obj, cache_key))
+
+    async def write(self, data: bytes) -> None:
+        if data:
+            await self.response.write(data)
 
     async def bookmark(self, revision: int, initial_end: bool = False) -> None:
         meta: dict = {"resourceVersion": str(revision)}

@@ -24,7 +24,11 @@ import yaml
 
 from podplane.api.errors import ApiError, Cause
 
-__all__ = ["HttpTransport", "Response", "TransportError", "error_from_response", "transport_from_kubeconfig"]
+__all__ = ["REQUEST_CONNECTIONS", "HttpTransport", "Response", "TransportError", "error_from_response", "transport_from_kubeconfig"]
+
+
+REQUEST_CONNECTIONS = 64
+"""Connections for requests per transport (watch streams have their own, unlimited)."""
 
 
 class TransportError(Exception):
@@ -59,8 +63,12 @@ def error_from_response(status: int, body: bytes) -> ApiError:
 
 class HttpTransport:
     def __init__(self, base_url: str, *, token: str = "", ca_data: bytes | None = None,
-                 insecure: bool = False, timeout: float = 30.0, user_agent: str = "podplane") -> None:
+                 insecure: bool = False, timeout: float = 30.0, user_agent: str = "podplane",
+                 unix_socket: str | None = None) -> None:
+        """unix_socket: reach the server over this Unix socket instead (plain HTTP: the socket's
+        file permissions protect it; `base_url` then only supplies the Host header)."""
         self.base_url = base_url.rstrip("/")
+        self.unix_socket = unix_socket
         self.token = token
         self.timeout = timeout
         self.user_agent = user_agent
@@ -75,6 +83,7 @@ class HttpTransport:
         else:
             self._ssl = False
         self._session: aiohttp.ClientSession | None = None
+        self._stream_session: aiohttp.ClientSession | None = None
 
     def _headers(self, extra: dict | None = None) -> dict:
         headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
@@ -86,15 +95,31 @@ class HttpTransport:
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        """Requests: at most REQUEST_CONNECTIONS connections, so a burst (say, events fired by
+        the hundred) queues here instead of opening a TLS connection per request."""
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._ssl, limit=64),
-                json_serialize=lambda o: orjson.dumps(o).decode())
+            self._session = aiohttp.ClientSession(connector=self._connector(REQUEST_CONNECTIONS),
+                                                  json_serialize=lambda o: orjson.dumps(o).decode())
         return self._session
 
+    def _connector(self, limit: int) -> aiohttp.BaseConnector:
+        if self.unix_socket:
+            return aiohttp.UnixConnector(path=self.unix_socket, limit=limit)
+        return aiohttp.TCPConnector(ssl=self._ssl, limit=limit)
+
+    @property
+    def stream_session(self) -> aiohttp.ClientSession:
+        """Watches: one long-lived connection each, from a pool of their own. In the request pool
+        they would hold its connections for good (the garbage collector alone watches every
+        resource) and leave requests such as the scheduler's bindings waiting for one."""
+        if self._stream_session is None or self._stream_session.closed:
+            self._stream_session = aiohttp.ClientSession(connector=self._connector(0))
+        return self._stream_session
+
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, self._stream_session):
+            if session is not None:
+                await session.close()
 
     async def request(self, method: str, path: str, *, query: dict | None = None, body: object = None,
                       content_type: str = "application/json") -> Response:
@@ -118,7 +143,7 @@ class HttpTransport:
     async def stream(self, path: str, *, query: dict | None = None) -> AsyncIterator[dict]:
         """Yield watch events (decoded JSON lines) until the server ends the stream."""
         try:
-            async with self.session.get(self.base_url + path, params=_params(query), headers=self._headers(),
+            async with self.stream_session.get(self.base_url + path, params=_params(query), headers=self._headers(),
                                         timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout)) as r:
                 if r.status >= 400:
                     raise error_from_response(r.status, await r.read())

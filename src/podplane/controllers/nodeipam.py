@@ -46,6 +46,7 @@ class NodeIpamController:
         self._assigned: dict[str, str] = {}
         """node name → block this process wrote, until the informer shows it."""
         self._exhausted: set[str] = set()
+        self._parsed: dict[str, range] = {}
         self.nodes.add_handler(self._on_node, lambda _old, new: self._on_node(new), self._on_delete)
 
     def _on_node(self, node: dict) -> None:
@@ -57,25 +58,50 @@ class NodeIpamController:
         for name in list(self._exhausted):  # a freed block may now fit a waiting node
             self.queue.add(name)
 
-    def _used(self) -> set[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        used = set()
-        cidrs = [c for n in self.nodes.list() for c in ((n.get("spec") or {}).get("podCIDRs")
-                                                        or [(n.get("spec") or {}).get("podCIDR") or ""])]
-        for cidr in [*cidrs, *self._assigned.values()]:
+    def _blocks_of(self, cidr: str) -> range:
+        """Indices of the cluster's blocks that `cidr` overlaps (empty if none or unparsable).
+
+        Parsed once per distinct string: a sync looks at every Node's CIDR, and
+        ipaddress parsing and overlap tests per Node per sync are quadratic work that
+        stalled a 1,000-node server for seconds."""
+        blocks = self._parsed.get(cidr)
+        if blocks is None:
+            blocks = range(0)
             try:
                 net = ipaddress.ip_network(cidr, strict=False)
             except ValueError:
-                continue
-            if net.version == self.cluster.version and net.overlaps(self.cluster):
-                used.add(net)
+                net = None
+            if net is not None and net.version == self.cluster.version and net.overlaps(self.cluster):
+                shift = self.cluster.max_prefixlen - self.mask
+                base = int(self.cluster.network_address)
+                first = max(int(net.network_address), base) - base
+                last = min(int(net.broadcast_address), int(self.cluster.broadcast_address)) - base
+                blocks = range(first >> shift, (last >> shift) + 1)
+            if len(self._parsed) > 100_000:
+                self._parsed.clear()
+            self._parsed[cidr] = blocks
+        return blocks
+
+    def _used(self) -> set[int]:
+        """Indices of the blocks held by Nodes or assigned by this process."""
+        used: set[int] = set()
+        for n in self.nodes.list():
+            spec = n.get("spec") or {}
+            for cidr in spec.get("podCIDRs") or [spec.get("podCIDR") or ""]:
+                used.update(self._blocks_of(cidr))
+        for cidr in self._assigned.values():
+            used.update(self._blocks_of(cidr))
         return used
 
     def _free_block(self) -> str | None:
         used = self._used()
-        for block in self.cluster.subnets(new_prefix=self.mask):
-            if not any(block.overlaps(u) for u in used):
-                return str(block)
-        return None
+        total = 1 << (self.mask - self.cluster.prefixlen)
+        if len(used) >= total:
+            return None
+        index = next(i for i in range(total) if i not in used)
+        size = 1 << (self.cluster.max_prefixlen - self.mask)
+        address = self.cluster.network_address + index * size
+        return str(ipaddress.ip_network((address, self.mask)))
 
     async def sync(self, name: str) -> None:
         node = self.nodes.get_by_key(name)

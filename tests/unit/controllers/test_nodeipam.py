@@ -68,3 +68,29 @@ async def test_exhausted_range_records_cidr_not_available_once():
 def test_mask_must_fit_the_cluster_cidr():
     with pytest.raises(ValueError, match="does not fit"):
         controller(cidr="10.42.0.0/24", mask=16)
+
+
+async def test_blocks_wider_or_narrower_than_the_mask_count_as_used():
+    # a /23 covers blocks 0 and 1; a /26 inside block 2 makes all of block 2 unusable
+    client, info, ctrl = controller(node("a", "10.42.0.0/23"), node("b", "10.42.2.64/26"), node("c"))
+    await ctrl.sync("c")
+    assert client.stored(info, "c")["spec"]["podCIDR"] == "10.42.3.0/24"
+
+
+async def test_ipv6_cluster_cidr():
+    client, info, ctrl = controller(node("a", "fd00:42::/64"), node("b"), cidr="fd00:42::/56", mask=64)
+    await ctrl.sync("b")
+    assert client.stored(info, "b")["spec"]["podCIDR"] == "fd00:42:0:1::/64"
+
+
+async def test_many_nodes_on_an_exhausted_range_stay_cheap():
+    # 1,000 Nodes on a range of 256 blocks: each sync of a waiting node looks at every
+    # Node's CIDR; it must not test every block against every CIDR (seconds per sync).
+    nodes = [node(f"n{i}", f"10.42.{i}.0/24") for i in range(256)] + [node(f"w{i}") for i in range(744)]
+    client, info, ctrl = controller(*nodes)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for i in range(100):
+        await ctrl.sync(f"w{i}")
+    assert loop.time() - start < 2.0
+    assert "podCIDR" not in client.stored(info, "w0")["spec"]

@@ -113,3 +113,19 @@ def test_balanced_allocation_skips_best_effort_pods():
     h = Harness()
     h.nodes(make_node("n"))
     assert h.score(node_resources_fit.BalancedAllocation(), make_pod("p")) is None
+
+
+@pytest.mark.parametrize("plugin", [node_resources_fit.Fit, node_resources_fit.BalancedAllocation])
+def test_cached_scores_follow_node_changes_and_pod_requests(plugin):
+    # Scores are reused per node until the node changes; a changed node or a pod asking
+    # for something else must be scored afresh.
+    h = Harness()
+    h.nodes(make_node("a", cpu="4", memory="4Gi"), make_node("b", cpu="4", memory="4Gi"))
+    p = plugin()
+    first = h.score(p, make_pod("p", cpu="1", memory="1Gi"))
+    assert h.score(p, make_pod("q", cpu="1", memory="1Gi")) == first
+    h.place(make_pod("e", cpu="2", memory="512Mi", node="a"))
+    fresh = plugin()
+    assert h.score(p, make_pod("r", cpu="1", memory="1Gi")) == h.score(fresh, make_pod("r", cpu="1", memory="1Gi"))
+    assert h.score(p, make_pod("s", cpu="2", memory="1Gi")) == h.score(fresh, make_pod("s", cpu="2", memory="1Gi"))
+    assert h.score(p, make_pod("r", cpu="1", memory="1Gi"))["a"] != first["a"]

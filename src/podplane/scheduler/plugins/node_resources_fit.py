@@ -13,6 +13,10 @@ without requests as 100m / 200Mi so best-effort pods spread too.
 BalancedAllocation (score): 100 * (1 - |cpu fraction - memory fraction| / 2) on the
 actual requests, favouring nodes whose cpu and memory fill evenly. Best-effort pods
 skip it (upstream #129138).
+
+Both scores depend only on the pod's requests and the node's resources, so each plugin
+keeps the last score per node with the node's generation and reuses it until the node
+changes: a run of similar pods recomputes only the nodes that took a pod.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class Fit(FilterPlugin, ScorePlugin):
 
     def __init__(self) -> None:
         self._statuses: dict[tuple[str, ...], Status] = {}
+        self._scores: dict[NodeInfo, tuple] = {}  # node → (generation, pod requests, score)
 
     def _rejection(self, reasons: list[str]) -> Status:
         key = tuple(reasons)
@@ -97,8 +102,15 @@ class Fit(FilterPlugin, ScorePlugin):
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         """LeastAllocated over cpu and memory (weights 1), on non-zero requests."""
         pod_cpu, pod_memory = pod.non_zero_cpu, pod.non_zero_memory
-        scores = []
+        want = (pod_cpu, pod_memory)
+        cache = self._scores
+        scores: list[int] = []
+        append = scores.append
         for node in nodes:
+            cached = cache.get(node)
+            if cached is not None and cached[0] == node.generation and cached[1] == want:
+                append(cached[2])
+                continue
             alloc = node.allocatable
             cpu_cap, mem_cap = alloc.milli_cpu, alloc.memory
             total = weights = 0
@@ -110,8 +122,21 @@ class Fit(FilterPlugin, ScorePlugin):
                 requested = node.non_zero_memory + pod_memory
                 total += (mem_cap - requested) * MAX_NODE_SCORE // mem_cap if requested <= mem_cap else 0
                 weights += 1
-            scores.append(total // weights if weights else 0)
+            score = total // weights if weights else 0
+            _remember(cache, node, (node.generation, want, score), len(nodes))
+            append(score)
         return scores
+
+
+def _remember(cache: dict, node: NodeInfo, entry: tuple, nodes: int) -> None:
+    """Cache a node's score for pods of the same requests until the node changes (its generation).
+
+    Pods scheduled one after another mostly ask the same and only the node that took the
+    last pod changed, so almost every score is a lookup. Entries of nodes that went away
+    are dropped by clearing the cache when it outgrows the cluster."""
+    if len(cache) > 2 * nodes + 1024:
+        cache.clear()
+    cache[node] = entry
 
 
 class BalancedAllocation(PreScorePlugin, ScorePlugin):
@@ -122,10 +147,19 @@ class BalancedAllocation(PreScorePlugin, ScorePlugin):
             return SKIP
         return None
 
+    def __init__(self) -> None:
+        self._scores: dict[NodeInfo, tuple] = {}  # node → (generation, pod requests, score)
+
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         pod_cpu, pod_memory = pod.requests.milli_cpu, pod.requests.memory
-        scores = []
+        want = (pod_cpu, pod_memory)
+        cache = self._scores
+        scores: list[int] = []
         for node in nodes:
+            cached = cache.get(node)
+            if cached is not None and cached[0] == node.generation and cached[1] == want:
+                scores.append(cached[2])
+                continue
             alloc = node.allocatable
             cpu_cap, mem_cap = alloc.milli_cpu, alloc.memory
             if cpu_cap and mem_cap:
@@ -138,7 +172,9 @@ class BalancedAllocation(PreScorePlugin, ScorePlugin):
                 std = abs(cpu_fraction - mem_fraction) / 2
             else:
                 std = 0.0  # a single resource is always balanced
-            scores.append(int((1 - std) * MAX_NODE_SCORE))
+            score = int((1 - std) * MAX_NODE_SCORE)
+            _remember(cache, node, (node.generation, want, score), len(nodes))
+            scores.append(score)
         return scores
 
 
