@@ -249,9 +249,16 @@ class RuncPodRuntime:
                  hook_runner: Callable[..., Awaitable[Any]] = run_hook,
                  clock: Callable[[], float] = time.time, retry_backoff: float = RETRY_BACKOFF,
                  max_retry_backoff: float = MAX_RETRY_BACKOFF, poll_interval: float = POLL_INTERVAL,
-                 threads: int = 32, host_network_only: bool = False) -> None:
+                 threads: int = 32, host_network_only: bool = False,
+                 start_concurrency: int = 2 * (os.cpu_count() or 1)) -> None:
         self.runc = runc
         self.host_network_only = host_network_only
+        self._sandbox_starts = asyncio.Semaphore(max(1, start_concurrency))
+        self._container_starts = asyncio.Semaphore(max(1, start_concurrency))
+        """Sandbox set-ups and container creations in flight (each): they are CPU-bound (CNI
+        plugins, runc, the supervisor), and run all at once a burst of pods would finish together,
+        at the end; a few at a time, and the two stages pipelined, the first pods run early and
+        the total stays the same."""
         """Every pod uses the host's network (the process runtime: `network.hostonly`)."""
         self.network = network
         self.images = images
@@ -385,7 +392,8 @@ class RuncPodRuntime:
                 await asyncio.shield(pending)
         while not rec.removing:
             try:
-                await self._setup_once(rec)
+                async with self._sandbox_starts:
+                    await self._setup_once(rec)
             except _SandboxFailure as f:
                 rec.adopted = False
                 delay = self._next_delay(rec, "")
@@ -604,7 +612,8 @@ class RuncPodRuntime:
                         w.cancel()
                 continue
             try:
-                await self._create_and_start(rec, inst)
+                async with self._container_starts:
+                    await self._create_and_start(rec, inst)
             except _Failure as f:
                 await self._failed(rec, inst, f)
                 continue
