@@ -92,6 +92,9 @@ class Agent:
             raise ConfigError(f"--nodes {settings.nodes} must be at least 1")
         self.real = settings.runtime != "fake"
         self.data_dir = os.path.abspath(settings.data_dir)
+        if settings.runtime == "runc" and os.geteuid() != 0:
+            raise ConfigError("the runc runtime needs root (namespaces, cgroups, mounts, the pod network); "
+                              "run as root, or use --runtime process (no isolation) or --runtime fake")
         if self.real and settings.nodes != 1:
             raise ConfigError(f"--nodes {settings.nodes}: only the fake runtime simulates several nodes; "
                               f"a {settings.runtime} node is this machine")

@@ -91,3 +91,10 @@ def test_events_are_skipped_for_large_simulations():
 def test_config_errors_are_value_errors():
     with pytest.raises(ConfigError):
         Agent(FakeClient(), AgentSettings(node_name="x", capacity_memory="-1"))
+
+
+async def test_runc_without_root_says_what_to_do(kubeconfig, monkeypatch):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    message = await start(replace(AgentSettings(kubeconfig=kubeconfig, node_name="n"), runtime="runc"))
+    assert message.startswith("settings: the runc runtime needs root")
+    assert "--runtime process" in message
