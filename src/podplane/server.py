@@ -100,7 +100,9 @@ async def serve(settings: ServerSettings, stop: asyncio.Event, started: asyncio.
         ssl_ctx.load_cert_chain(pki.serving_cert, pki.serving_key)
         app = api.app()
         component_addresses: set = set()  # where the components' requests come in
-        app.middlewares.insert(0, _fair_share_middleware(component_addresses, PUBLIC_MUTATING_IN_FLIGHT))
+        # after error rendering and authentication: a request must be authenticated and its body
+        # read in full before it may take one of the public write slots
+        app.middlewares.append(_fair_share_middleware(component_addresses, PUBLIC_MUTATING_IN_FLIGHT))
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)  # watches never finish by themselves
         await runner.setup()
         site = web.TCPSite(runner, settings.apiserver.bind_address, settings.apiserver.port, ssl_context=ssl_ctx,
@@ -222,6 +224,8 @@ def _fair_share_middleware(component_addresses: set, limit: int):
                 or "/proxy/" in request.path or request.path.endswith(_LONG_RUNNING)
                 or _local_address(request) in component_addresses):
             return await handler(request)
+        if request.can_read_body:
+            await request.read()  # a stalled upload waits here, not in a slot (aiohttp keeps the body)
         async with slots:
             return await handler(request)
 

@@ -18,6 +18,7 @@ async def _serve(limit: int, gate: asyncio.Event, running: list[str]):
     app = web.Application(middlewares=[_fair_share_middleware(component_addresses, limit)])
 
     async def handler(request: web.Request) -> web.Response:
+        await request.read()  # as the API's handlers do
         running.append(request.method)
         await gate.wait()
         return web.Response(text="ok")
@@ -92,5 +93,24 @@ async def test_components_listen_on_a_private_unix_socket(tmp_path):
         async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=path)) as session:
             async with session.get(f"{url}/") as r:
                 assert await r.text() == "ok"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_stalled_upload_does_not_hold_a_write_slot():
+    gate, running = asyncio.Event(), []
+    gate.set()
+    runner, (public, _) = await _serve(1, gate, running)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", public)
+        writer.write(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial")
+        await writer.drain()
+        await asyncio.sleep(0.1)  # the stalled upload is in the server now
+        async with aiohttp.ClientSession() as session:
+            async with asyncio.timeout(5):
+                r = await session.post(f"http://127.0.0.1:{public}/y", data=b"whole body")
+            assert r.status == 200
+        assert running == ["POST"]  # only the complete request reached the handler
+        writer.close()
     finally:
         await runner.cleanup()

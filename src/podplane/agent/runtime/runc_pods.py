@@ -393,6 +393,8 @@ class RuncPodRuntime:
         while not rec.removing:
             try:
                 async with self._sandbox_starts:
+                    if rec.removing:  # removed while it queued: set nothing up
+                        break
                     await self._setup_once(rec)
             except _SandboxFailure as f:
                 rec.adopted = False
@@ -613,6 +615,9 @@ class RuncPodRuntime:
                 continue
             try:
                 async with self._container_starts:
+                    if inst.aborted or rec.removing:
+                        self._drop(rec, inst)
+                        return
                     await self._create_and_start(rec, inst)
             except _Failure as f:
                 await self._failed(rec, inst, f)
