@@ -131,6 +131,13 @@ async def node_services(agent: Agent, settings: AgentSettings, client: Client):
                      reverse_cidrs=(settings.service_cidr, settings.cluster_cidr))
     informers.start()
     task = asyncio.create_task(proxy.run(), name="service-proxy")
+
+    def _proxy_ended(t: asyncio.Task) -> None:
+        if not t.cancelled() and t.exception() is not None:
+            log.error("the service proxy stopped: %r; Services on this node are no longer updated "
+                      "(restart the agent)", t.exception())
+
+    task.add_done_callback(_proxy_ended)
     dns_started = False
     try:
         try:
