@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 import time
 
@@ -32,6 +31,7 @@ from podplane.api.errors import ApiError
 from podplane.client import Client, TransportError, transport_from_kubeconfig
 from podplane.client.informer import InformerFactory
 from podplane.settings import AgentSettings
+from podplane.utils.aio import cancel_and_wait, run_until_signalled
 
 __all__ = ["CONNECT_TIMEOUT", "StartupError", "run_agent", "serve_agent"]
 
@@ -149,31 +149,15 @@ async def node_services(agent: Agent, settings: AgentSettings, client: Client):
                       settings.cluster_dns, e)
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await cancel_and_wait([task])
         if dns_started:
             await dns.stop()  # the local route stays: a restarted agent answers there again
         await informers.stop()
 
 
 def run_agent(settings: AgentSettings) -> int:
-    logging.basicConfig(level=os.environ.get("PODPLANE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve_agent(settings, stop)
-
-    try:
-        asyncio.run(main())
-    except StartupError as e:
-        print(f"podplane: agent start-up failed: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return run_until_signalled(lambda stop: serve_agent(settings, stop),
+                               {StartupError: "podplane: agent start-up failed"})
 
 
 def run_killall(data_dir: str, *, cgroup_parent: str = "/podplane", netns_prefix: str = "pp-",

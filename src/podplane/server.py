@@ -40,6 +40,7 @@ from podplane.client.informer import InformerFactory
 from podplane.controllers.manager import ControllerContext, run_controllers
 from podplane.settings import ControllerSettings, SchedulerSettings, ServerSettings
 from podplane.storage import open_backend, run_compactor
+from podplane.utils.aio import run_until_signalled
 
 __all__ = ["PUBLIC_MUTATING_IN_FLIGHT", "ComponentSpec", "StartupError", "component_main", "run_server", "serve"]
 
@@ -400,19 +401,4 @@ _GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def run_server(settings: ServerSettings) -> int:
-    logging.basicConfig(level=os.environ.get("PODPLANE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
-
-    try:
-        asyncio.run(main())
-    except StartupError as e:
-        print(f"podplane: start-up failed: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return run_until_signalled(lambda stop: serve(settings, stop), {StartupError: "podplane: start-up failed"})

@@ -13,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
-import sys
 
 from podplane.node import StartupError as AgentStartupError
 from podplane.node import serve_agent
 from podplane.server import StartupError as ServerStartupError
 from podplane.server import serve
 from podplane.settings import AgentSettings, ServerSettings
+from podplane.utils.aio import run_until_signalled
 
 __all__ = ["run_up", "serve_up"]
 
@@ -65,22 +63,5 @@ async def serve_up(server: ServerSettings, agent: AgentSettings, stop: asyncio.E
 
 
 def run_up(server: ServerSettings, agent: AgentSettings) -> int:
-    logging.basicConfig(level=os.environ.get("PODPLANE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve_up(server, agent, stop)
-
-    try:
-        asyncio.run(main())
-    except ServerStartupError as e:
-        print(f"podplane: start-up failed: {e}", file=sys.stderr)
-        return 1
-    except AgentStartupError as e:
-        print(f"podplane: agent start-up failed: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return run_until_signalled(lambda stop: serve_up(server, agent, stop), {
+        ServerStartupError: "podplane: start-up failed", AgentStartupError: "podplane: agent start-up failed"})

@@ -118,6 +118,8 @@ class Agent:
         self.runtime = None if self.real else FakeRuntime(start_delay=settings.fake_start_delay)
         self.runc = None
         self.server = None
+        self._service_informer = None
+        """Services, for the env service links of a real node's pods (set in `run`)."""
         self.large = settings.nodes > LARGE_SIMULATION
         self.events = not self.large
         self.leases = LeaseRenewer(client, duration=settings.lease_duration, clock=clock)
@@ -224,15 +226,14 @@ class Agent:
             event=recorder.event if recorder is not None else None, host_ip=node.internal_ip,
             cluster_dns=(self.settings.cluster_dns,) if self.settings.cluster_dns else (),
             cluster_domain=self.settings.cluster_domain, node_allocatable=self.allocatable,
-            volumes_dir=os.path.join(data, "volumes"), services=lambda: self._services(),
+            volumes_dir=os.path.join(data, "volumes"), services=self._services,
             host_network_only=host_only)
         await self.runtime.load()
         log.info("node %s: pod CIDR %s, node IP %s, runtime %s", node.name, cidr, node.internal_ip,
                  self.runtime.version)
 
     def _services(self) -> list[dict]:
-        informer = getattr(self, "_service_informer", None)
-        return informer.list() if informer is not None else []
+        return self._service_informer.list() if self._service_informer is not None else []
 
     async def _start_kubelet_api(self, pods) -> list[asyncio.Task]:
         from podplane.agent.server import RuncContainers, start_agent_server

@@ -50,6 +50,7 @@ from podplane.client.streamproto import (
     port_channels,
     status_payload,
 )
+from podplane.utils.aio import cancel_and_wait
 
 __all__ = [
     "ByteIO",
@@ -717,11 +718,7 @@ async def _pipe_socket(sock: socket.socket, inbound: asyncio.Queue, send: Callab
         if pending:
             await asyncio.wait(pending, timeout=PORTFORWARD_LINGER)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(tasks)
         sock.close()
 
 
@@ -740,11 +737,7 @@ class SpdyPortForward:
         try:
             await self.conn.run(self._on_event)
         finally:
-            for task in list(self.tasks):
-                task.cancel()
-            for task in list(self.tasks):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(list(self.tasks))
             await self.conn.close()
 
     def _on_event(self, event: spdy.Event) -> None:
@@ -842,9 +835,5 @@ async def channel_port_forward(channels: WsChannels, ports: list[int], dial: Dia
     try:
         await asyncio.wait([reader, asyncio.gather(*forwards)], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (*forwards, reader):
-            task.cancel()
-        for task in (*forwards, reader):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait([*forwards, reader])
         await channels.close()

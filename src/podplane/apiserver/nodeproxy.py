@@ -22,7 +22,6 @@ Used by `apiserver.app` (routes through the handler's subresource table); talks 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -44,6 +43,7 @@ from podplane.apiserver.request import Target, flag
 from podplane.apiserver.rest import RequestContext
 from podplane.client.hijack import accept_upgrade
 from podplane.client.streamproto import APISERVER_KUBELET_CLIENT
+from podplane.utils.aio import cancel_and_wait
 
 __all__ = ["DEFAULT_KUBELET_PORT", "KUBELET_CLIENT", "NodeProxy", "kubelet_client_token"]
 
@@ -343,11 +343,7 @@ class NodeProxy:
             # as upstream: when one direction ends, the whole splice ends
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(tasks)
             writer.close()
             conn.close()
         return conn.response
